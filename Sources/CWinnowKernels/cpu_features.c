@@ -1,0 +1,60 @@
+// Run-time CPU feature detection. Kernels with ISA-specific code paths ask this once and
+// fall back to portable code when a feature is missing, so one binary runs everywhere.
+#include "CWinnowKernels.h"
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t read_xcr0(void) {
+  uint32_t eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return ((uint64_t)edx << 32) | eax;
+}
+
+uint32_t winnow_cpu_features(void) {
+  uint32_t a, b, c, d, bits = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  int osxsave = (c >> 27) & 1;
+  int fma = (c >> 12) & 1;
+  if (!osxsave) return 0;
+  uint64_t xcr0 = read_xcr0();
+  int ymm_ok = (xcr0 & 0x6) == 0x6;            // SSE + AVX state
+  int zmm_ok = ymm_ok && (xcr0 & 0xe0) == 0xe0; // opmask + upper ZMM state
+  int amx_ok = (xcr0 & 0x60000) == 0x60000;     // XTILECFG + XTILEDATA
+  if (__get_cpuid_max(0, 0) < 7) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  if (ymm_ok && ((b >> 5) & 1)) bits |= WINNOW_CPU_AVX2;
+  if (ymm_ok && fma) bits |= WINNOW_CPU_FMA;
+  if (zmm_ok && ((b >> 16) & 1)) bits |= WINNOW_CPU_AVX512F;
+  if (zmm_ok && ((b >> 30) & 1)) bits |= WINNOW_CPU_AVX512BW;
+  if (zmm_ok && ((c >> 11) & 1)) bits |= WINNOW_CPU_AVX512VNNI;
+  if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;
+  if (amx_ok && ((d >> 22) & 1)) bits |= WINNOW_CPU_AMX_BF16;
+  return bits;
+}
+
+void winnow_cpu_brand(char *buffer, int size) {
+  if (size <= 0) return;
+  uint32_t regs[12];
+  if (__get_cpuid_max(0x80000000, 0) < 0x80000004) { buffer[0] = 0; return; }
+  for (uint32_t i = 0; i < 3; i++)
+    __cpuid(0x80000002 + i, regs[4 * i], regs[4 * i + 1], regs[4 * i + 2], regs[4 * i + 3]);
+  char brand[49];
+  memcpy(brand, regs, 48);
+  brand[48] = 0;
+  const char *start = brand;
+  while (*start == ' ') start++;
+  strncpy(buffer, start, (size_t)size - 1);
+  buffer[size - 1] = 0;
+}
+
+#elif defined(__aarch64__)
+uint32_t winnow_cpu_features(void) { return WINNOW_CPU_NEON; }
+void winnow_cpu_brand(char *buffer, int size) {
+  if (size > 0) { strncpy(buffer, "arm64", (size_t)size - 1); buffer[size - 1] = 0; }
+}
+#else
+uint32_t winnow_cpu_features(void) { return 0; }
+void winnow_cpu_brand(char *buffer, int size) { if (size > 0) buffer[0] = 0; }
+#endif

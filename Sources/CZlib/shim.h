@@ -1,0 +1,3 @@
+#pragma once
+// zlib inflates gzipped data sets (IDX files, the embedded digits CSV).
+#include <zlib.h>

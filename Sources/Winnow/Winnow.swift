@@ -1,0 +1,3 @@
+@_exported import WinnowKernels
+@_exported import WinnowCore
+@_exported import WinnowNN

@@ -1,0 +1,204 @@
+import WinnowKernels
+
+extension Op {
+  /// Vector–Jacobian product: maps the cotangent of the output to one cotangent per input.
+  ///
+  /// `inputs` and `output` are the untracked forward values; `saved` is the extra state the
+  /// forward returned; `needed[i]` is false when input `i` needs no gradient (it is then
+  /// skipped and nil is returned for it). Every case is listed; there is no `default`.
+  func vjp(_ g: Tensor, inputs: [Tensor], output: Tensor, saved: [Int32], needed: [Bool]) -> [Tensor?] {
+    switch self {
+    case .unary(let f):
+      let x = inputs[0]
+      return [Tensor(shape: x.shape) { dx in
+        x.withUnsafeBufferPointer { px in
+          output.withUnsafeBufferPointer { py in
+            g.withUnsafeBufferPointer { pg in
+              f.backward(x: px.baseAddress!, y: py.baseAddress!, g: pg.baseAddress!, dx: dx.baseAddress!, count: x.count)
+            }
+          }
+        }
+      }]
+    case .binary(let f):
+      let (a, b) = (inputs[0], inputs[1])
+      let (ga, gb): (Tensor?, Tensor?)
+      switch f {
+      case .add: (ga, gb) = (g, g)
+      case .subtract: (ga, gb) = (g, needed[1] ? -g : nil)
+      case .multiply: (ga, gb) = (needed[0] ? g * b : nil, needed[1] ? g * a : nil)
+      case .divide: (ga, gb) = (needed[0] ? g / b : nil, needed[1] ? -(g * a) / (b * b) : nil)
+      case .maximum, .minimum:
+        let pickA = binaryForward(f == .maximum ? .subtract : .subtract, a, b).mapScalars {
+          f == .maximum ? ($0 >= 0 ? 1 : 0) : ($0 <= 0 ? 1 : 0)
+        }
+        (ga, gb) = (g * pickA, g * (1 - pickA))
+      }
+      return [needed[0] ? ga.map { $0.summed(toShape: a.shape) } : nil,
+              needed[1] ? gb.map { $0.summed(toShape: b.shape) } : nil]
+    case .power(let p):
+      return [g * inputs[0].mapScalars { p * powf($0, p - 1) }]
+    case .clamp(let low, let high):
+      return [g * inputs[0].mapScalars { $0 >= low && $0 <= high ? 1 : 0 }]
+    case .sum:
+      return [expandForward(g, to: inputs[0].shape)]
+    case .max(let axis):
+      let x = inputs[0]
+      let (outer, length, inner) = x.split(axis: axis)
+      return [Tensor(shape: x.shape) { dx in
+        dx.update(repeating: 0)
+        g.withUnsafeBufferPointer { pg in
+          for o in 0..<outer {
+            for i in 0..<inner {
+              let k = o * inner + i
+              dx[(o * length + Int(saved[k])) * inner + i] = pg[k]
+            }
+          }
+        }
+      }]
+    case .matmul(let tA, let tB):
+      let (a, b) = (inputs[0], inputs[1])
+      var da: Tensor?, db: Tensor?
+      switch (tA, tB) {
+      case (false, false):
+        if needed[0] { da = matmulForward(g, b, transposeA: false, transposeB: true) }
+        if needed[1] { db = matmulForward(a, g, transposeA: true, transposeB: false) }
+      case (false, true):
+        if needed[0] { da = matmulForward(g, b, transposeA: false, transposeB: false) }
+        if needed[1] { db = matmulForward(g, a, transposeA: true, transposeB: false) }
+      case (true, false):
+        if needed[0] { da = matmulForward(b, g, transposeA: false, transposeB: true) }
+        if needed[1] { db = matmulForward(a, g, transposeA: false, transposeB: false) }
+      case (true, true):
+        if needed[0] { da = matmulForward(b, g, transposeA: true, transposeB: true) }
+        if needed[1] { db = matmulForward(g, a, transposeA: true, transposeB: true) }
+      }
+      return [da, db]
+    case .reshape:
+      return [Tensor(shape: inputs[0].shape, storage: g.storage)]
+    case .permute(let permutation):
+      var inverse = permutation
+      for (i, p) in permutation.enumerated() { inverse[p] = i }
+      return [permuteForward(g, inverse)]
+    case .expand:
+      return [g.summed(toShape: inputs[0].shape)]
+    case .slice(let axis, let range):
+      let x = inputs[0]
+      let (outer, length, inner) = x.split(axis: axis)
+      return [Tensor(shape: x.shape) { dx in
+        dx.update(repeating: 0)
+        g.withUnsafeBufferPointer { pg in
+          for o in 0..<outer {
+            (dx.baseAddress! + (o * length + range.lowerBound) * inner)
+              .update(from: pg.baseAddress! + o * range.count * inner, count: range.count * inner)
+          }
+        }
+      }]
+    case .concat(let axis):
+      var offset = 0
+      return inputs.enumerated().map { i, t in
+        defer { offset += t.shape[axis] }
+        return needed[i] ? sliceForward(g, axis: axis, range: offset..<(offset + t.shape[axis])) : nil
+      }
+    case .gather(let indices, _):
+      let table = inputs[0]
+      let rowSize = table.count / Swift.max(table.shape[0], 1)
+      return [Tensor(shape: table.shape) { dt in
+        dt.update(repeating: 0)
+        g.withUnsafeBufferPointer { pg in
+          for (i, index) in indices.enumerated() {
+            let dst = dt.baseAddress! + Int(index) * rowSize
+            let src = pg.baseAddress! + i * rowSize
+            for j in 0..<rowSize { dst[j] += src[j] }
+          }
+        }
+      }]
+    case .conv2d(let stride, let padding, let dilation, let groups):
+      let g2 = convGeometry(inputs[0].shape, inputs[1].shape, stride, padding, dilation, groups)
+      return conv2dBackward(g, inputs[0], inputs[1], g2, needed: needed)
+    case .maxPool2d(let kernel, let stride, let padding):
+      let x = inputs[0]
+      let geometry = poolGeometry(x.shape, kernel, stride, padding)
+      return [Tensor(shape: x.shape) { dx in
+        dx.update(repeating: 0)
+        g.withUnsafeBufferPointer { pg in
+          saved.withUnsafeBufferPointer { maxPool2dBackward(pg.baseAddress!, argmax: $0.baseAddress!, geometry, dx.baseAddress!) }
+        }
+      }]
+    case .avgPool2d(let kernel, let stride, let padding):
+      let x = inputs[0]
+      let geometry = poolGeometry(x.shape, kernel, stride, padding)
+      return [Tensor(shape: x.shape) { dx in
+        dx.update(repeating: 0)
+        g.withUnsafeBufferPointer { WinnowKernels.avgPool2d($0.baseAddress!, geometry, dx.baseAddress!, backward: true) }
+      }]
+    case .softmax(let axis), .logSoftmax(let axis):
+      let (outer, length, inner) = output.split(axis: axis)
+      let log = { if case .logSoftmax = self { return true } else { return false } }()
+      return [Tensor(shape: output.shape) { dx in
+        output.withUnsafeBufferPointer { py in
+          g.withUnsafeBufferPointer { pg in
+            softmaxAxisBackward(y: py.baseAddress!, g: pg.baseAddress!, outer: outer, length: length, inner: inner,
+                                dx.baseAddress!, logarithm: log)
+          }
+        }
+      }]
+    }
+  }
+}
+
+/// Gradients of conv2d: `dW_g = dY_g · colᵀ` and `dX = col2im(W_gᵀ · dY_g)` per group.
+func conv2dBackward(_ dy: Tensor, _ x: Tensor, _ w: Tensor, _ g: Conv2DGeometry, needed: [Bool]) -> [Tensor?] {
+  let plane = g.outHeight * g.outWidth
+  let columns = g.batch * plane
+  let og = g.outChannelsPerGroup
+  let k = g.patchSize
+  // dY as [O, N·Ho·Wo], matching the forward GEMM's output layout.
+  var dyOCF = [Float](repeating: 0, count: g.outChannels * columns)
+  dy.withUnsafeBufferPointer { pd in
+    dyOCF.withUnsafeMutableBufferPointer {
+      permute(pd.baseAddress!, shape: [g.batch, g.outChannels, plane], permutation: [1, 0, 2], $0.baseAddress!)
+    }
+  }
+  var dw = needed[1] ? Tensor(shape: w.shape) : nil
+  var dx = needed[0] ? Tensor(shape: x.shape) : nil
+  var col = [Float](repeating: 0, count: k * columns)
+  x.withUnsafeBufferPointer { px in
+    w.withUnsafeBufferPointer { pw in
+      dyOCF.withUnsafeBufferPointer { pd in
+        col.withUnsafeMutableBufferPointer { pc in
+          for group in 0..<g.groups {
+            let dyGroup = pd.baseAddress! + group * og * columns
+            if dw != nil {
+              im2col(px.baseAddress!, g, group: group, pc.baseAddress!)
+              dw!.withUnsafeMutableBufferPointer { pdw in
+                sgemm(transposeA: false, transposeB: true, m: og, n: k, k: columns, alpha: 1,
+                      a: dyGroup, lda: columns, b: pc.baseAddress!, ldb: columns, beta: 0,
+                      c: pdw.baseAddress! + group * og * k, ldc: k)
+              }
+            }
+            if dx != nil {
+              sgemm(transposeA: true, transposeB: false, m: k, n: columns, k: og, alpha: 1,
+                    a: pw.baseAddress! + group * og * k, lda: k, b: dyGroup, ldb: columns, beta: 0,
+                    c: pc.baseAddress!, ldc: columns)
+              dx!.withUnsafeMutableBufferPointer { col2im(pc.baseAddress!, g, group: group, $0.baseAddress!) }
+            }
+          }
+        }
+      }
+    }
+  }
+  return [dx, dw]
+}
+
+extension Tensor {
+  /// Sums a broadcast result back to `shape` (the adjoint of broadcasting `shape` up to ours).
+  public func summed(toShape target: [Int]) -> Tensor {
+    if shape == target { return self }
+    let pad = rank - target.count
+    precondition(pad >= 0, "cannot sum \(shape) down to \(target)")
+    var axes: [Int] = Array(0..<pad)
+    for i in 0..<target.count where target[i] == 1 && shape[i + pad] != 1 { axes.append(i + pad) }
+    let reduced = sumForward(self, axes: axes)
+    return Tensor(shape: target, storage: reduced.storage)
+  }
+}

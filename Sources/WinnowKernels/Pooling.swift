@@ -1,0 +1,118 @@
+/// Window geometry of 2-D max/average pooling over `N×C×H×W` input (no dilation, floor mode).
+///
+///     Ho = (H + 2·padding − kernel) / stride + 1      (likewise Wo)
+public struct Pool2DGeometry: Hashable, Sendable {
+  public var planes: Int, height: Int, width: Int
+  public var kernelHeight: Int, kernelWidth: Int
+  public var strideHeight: Int, strideWidth: Int
+  public var paddingHeight: Int, paddingWidth: Int
+
+  /// `planes` is `N·C`: pooling treats every channel of every image alike.
+  public init(
+    planes: Int, height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int),
+    padding: (Int, Int) = (0, 0)
+  ) {
+    self.planes = planes; self.height = height; self.width = width
+    kernelHeight = kernel.0; kernelWidth = kernel.1
+    strideHeight = stride.0; strideWidth = stride.1
+    paddingHeight = padding.0; paddingWidth = padding.1
+  }
+
+  public var outHeight: Int { (height + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+  public var outWidth: Int { (width + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+
+  /// Why this geometry cannot be computed, or nil when it is valid.
+  public var problem: String? {
+    if kernelHeight <= 0 || kernelWidth <= 0 || strideHeight <= 0 || strideWidth <= 0 {
+      return "kernel and stride must be positive"
+    }
+    if paddingHeight < 0 || paddingWidth < 0 { return "padding must not be negative" }
+    if 2 * paddingHeight > kernelHeight || 2 * paddingWidth > kernelWidth {
+      return "padding must be at most half the kernel"
+    }
+    if outHeight <= 0 || outWidth <= 0 { return "kernel larger than padded input" }
+    return nil
+  }
+}
+
+/// Max pooling; padding never wins. `argmax` receives, per output, the index `ih·W + iw` of
+/// the chosen input within its plane (the first maximum in scan order).
+public func maxPool2d(
+  _ x: UnsafePointer<Float>, _ g: Pool2DGeometry, _ y: UnsafeMutablePointer<Float>,
+  argmax: UnsafeMutablePointer<Int32>
+) {
+  let ho = g.outHeight, wo = g.outWidth
+  parallelFor(g.planes, minimumPerChunk: 16) { planes in
+    for p in planes {
+      let src = x + p * g.height * g.width
+      for oh in 0..<ho {
+        for ow in 0..<wo {
+          var best = -Float.infinity
+          var bestIndex = -1
+          for ki in 0..<g.kernelHeight {
+            let ih = oh * g.strideHeight - g.paddingHeight + ki
+            if ih < 0 || ih >= g.height { continue }
+            for kj in 0..<g.kernelWidth {
+              let iw = ow * g.strideWidth - g.paddingWidth + kj
+              if iw < 0 || iw >= g.width { continue }
+              let v = src[ih * g.width + iw]
+              if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) {
+                best = v
+                bestIndex = ih * g.width + iw
+              }
+            }
+          }
+          let o = (p * ho + oh) * wo + ow
+          y[o] = best
+          argmax[o] = Int32(bestIndex)
+        }
+      }
+    }
+  }
+}
+
+/// Backward of max pooling: routes each output cotangent to its argmax (accumulates into `dx`).
+public func maxPool2dBackward(
+  _ dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: Pool2DGeometry,
+  _ dx: UnsafeMutablePointer<Float>
+) {
+  let plane = g.outHeight * g.outWidth
+  parallelFor(g.planes, minimumPerChunk: 16) { planes in
+    for p in planes {
+      let dst = dx + p * g.height * g.width
+      for o in 0..<plane { dst[Int(argmax[p * plane + o])] += dy[p * plane + o] }
+    }
+  }
+}
+
+/// Average pooling that counts padded positions (PyTorch's `count_include_pad=True`): every
+/// window divides by `kH·kW`. With `backward`, `x` is `dy` and the adjoint is added to `y`.
+public func avgPool2d(
+  _ x: UnsafePointer<Float>, _ g: Pool2DGeometry, _ y: UnsafeMutablePointer<Float>,
+  backward: Bool = false
+) {
+  let ho = g.outHeight, wo = g.outWidth
+  let scale = 1 / Float(g.kernelHeight * g.kernelWidth)
+  parallelFor(g.planes, minimumPerChunk: 16) { planes in
+    for p in planes {
+      for oh in 0..<ho {
+        for ow in 0..<wo {
+          let o = (p * ho + oh) * wo + ow
+          var acc: Float = 0
+          let gradient = backward ? x[o] * scale : 0
+          for ki in 0..<g.kernelHeight {
+            let ih = oh * g.strideHeight - g.paddingHeight + ki
+            if ih < 0 || ih >= g.height { continue }
+            for kj in 0..<g.kernelWidth {
+              let iw = ow * g.strideWidth - g.paddingWidth + kj
+              if iw < 0 || iw >= g.width { continue }
+              let i = (p * g.height + ih) * g.width + iw
+              if backward { y[i] += gradient } else { acc += x[i] }
+            }
+          }
+          if !backward { y[o] = acc * scale }
+        }
+      }
+    }
+  }
+}
