@@ -12,7 +12,7 @@ struct Eval: ParsableCommand {
 
   func run() throws {
     applyThreads(threads)
-    let saved = try Checkpoint.read(from: checkpoint)
+    let saved = try Checkpoint.read(path: checkpoint)
     let (train, test) = try dataOptions.load()
     guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
       throw ValidationError("\(checkpoint) was trained on \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape) and \(test.classes)")

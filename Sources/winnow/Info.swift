@@ -10,7 +10,7 @@ struct Info: ParsableCommand {
   func run() throws {
     let contents = try SafetensorsFile.read(path: file)
     if contents.metadata["format"] == Checkpoint.format {
-      let checkpoint = try Checkpoint.read(from: file)
+      let checkpoint = try Checkpoint.read(path: file)
       say("Winnow checkpoint: \(checkpoint.spec.architecture.rawValue), input \(checkpoint.spec.inputShape), \(checkpoint.spec.classes) classes")
       say("  epochs done \(checkpoint.state.epoch)/\(checkpoint.configuration.epochs), step \(checkpoint.state.globalStep), optimizer \(checkpoint.configuration.optimizer.rawValue)")
     } else if !contents.metadata.isEmpty {

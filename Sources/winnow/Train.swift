@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
     let trainer: Trainer
     if resume {
       guard let checkpoint else { throw ValidationError("--resume needs --checkpoint FILE") }
-      trainer = try Trainer(resuming: try Checkpoint.read(from: checkpoint), file: checkpoint)
+      trainer = try Trainer(resuming: try Checkpoint.read(path: checkpoint), file: checkpoint)
       FileHandle.standardError.write(Data("resuming \(checkpoint) at epoch \(trainer.state.epoch + 1), step \(trainer.state.globalStep)\n".utf8))
     } else {
       trainer = Trainer(spec: try spec(for: train), configuration: try makeConfiguration())

@@ -88,7 +88,9 @@ private func decodeError(
     if let out = ProcessInfo.processInfo.environment["WINNOW_SAFETENSORS_OUT"] {
       var reference = file
       reference.tensors["nan"] = nil  // keep the printout comparable by eye
-      reference.metadata = ["format": "pt"]  // one key: the reference orders several arbitrarily
+      // One key, since the reference writer orders several arbitrarily; escapes as in JSON.
+      reference.metadata = ["note": "ünïcode \"quoted\" back\\slash\n\t\u{1}"]
+      reference.tensors["name \"with\" ünïcode"] = Tensor([1, 2])
       try reference.write(path: out)
     }
   }
@@ -103,7 +105,9 @@ private func decodeError(
   }
 
   @Test func writingIntoMissingDirectoryFails() {
-    let error = #expect(throws: FormatError.self) { try SafetensorsFile().write(path: "/nonexistent/dir/x.safetensors") }
+    let error = #expect(throws: FormatError.self) {
+      try SafetensorsFile().write(path: "/nonexistent/dir/x.safetensors")
+    }
     #expect(error?.file == "/nonexistent/dir/x.safetensors")
   }
 
@@ -145,7 +149,9 @@ private func decodeError(
     #expect(throws: FormatError.missingTensor(file: "(in memory)", tensor: "fc2.weight")) {
       try file.tensor(named: "fc2.weight")
     }
-    #expect(throws: FormatError.shapeMismatch(file: "(in memory)", tensor: "fc1.weight", expected: [4, 3], actual: [3, 4])) {
+    let wrongShape = FormatError.shapeMismatch(
+      file: "(in memory)", tensor: "fc1.weight", expected: [4, 3], actual: [3, 4])
+    #expect(throws: wrongShape) {
       try file.tensor(named: "fc1.weight", shape: [4, 3])
     }
   }
@@ -212,11 +218,13 @@ private func decodeError(
   }
 
   @Test func headerIsNotAnObject() {
-    #expect(decodeError(safetensors(header: "[1, 2]")) == .corrupt(file: "bad.safetensors", reason: "header is not a JSON object"))
+    #expect(decodeError(safetensors(header: "[1, 2]"))
+      == .corrupt(file: "bad.safetensors", reason: "header is not a JSON object"))
   }
 
   @Test func byteLengthDoesNotMatchShape() {
-    let bytes = safetensors(header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: float32Bytes([1, 2]))
+    let bytes = safetensors(
+      header: #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: float32Bytes([1, 2]))
     #expect(decodeError(bytes) == .byteCountMismatch(file: "bad.safetensors", tensor: "w", expected: 12, actual: 8))
   }
 

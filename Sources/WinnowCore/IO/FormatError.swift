@@ -54,7 +54,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case .truncated(_, let expected, let actual):
       return "file is truncated: expected \(expected) bytes but found only \(actual)"
     case .trailingBytes(_, let expected, let actual):
-      return "\(actual - expected) unexpected bytes after the data (expected \(expected) bytes, found \(actual))"
+      let extra = actual - expected
+      let noun = extra == 1 ? "byte" : "bytes"
+      return "\(extra) unexpected \(noun) after the data (expected \(expected) bytes, found \(actual))"
     case .corrupt(_, let reason):
       return reason
     case .limitExceeded(_, let what, let size, let limit):

@@ -40,7 +40,9 @@ public struct IDXArray: Equatable, Sendable {
   public var values: [Float]
 
   public init(elementType: ElementType, shape: [Int], values: [Float]) {
-    precondition(shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+    precondition(
+      shape.reduce(1, *) == values.count,
+      "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
     self.elementType = elementType
     self.shape = shape
     self.values = values
@@ -66,21 +68,24 @@ public struct IDXArray: Equatable, Sendable {
   public static func decode(_ bytes: [UInt8], name: String) throws(FormatError) -> IDXArray {
     guard bytes.count >= 4 else { throw .truncated(file: name, expected: 4, actual: bytes.count) }
     guard bytes[0] == 0, bytes[1] == 0 else {
-      throw .corrupt(file: name, reason: "not an IDX file: it must start with two zero bytes, found \(hex(bytes[0..<2]))")
+      throw .corrupt(
+        file: name, reason: "not an IDX file: it must start with two zero bytes, found \(hex(bytes[0..<2]))")
     }
     guard let elementType = ElementType(rawValue: bytes[2]) else {
       throw .corrupt(file: name, reason: "unknown IDX element type \(hex(bytes[2..<3]))")
     }
     let rank = Int(bytes[3])
     guard ranks.contains(rank) else {
-      throw .corrupt(file: name, reason: "IDX rank \(rank) is outside the supported \(ranks.lowerBound)...\(ranks.upperBound)")
+      throw .corrupt(
+        file: name, reason: "IDX rank \(rank) is outside the supported \(ranks.lowerBound)...\(ranks.upperBound)")
     }
     let headerSize = 4 + 4 * rank
     guard bytes.count >= headerSize else {
       throw .truncated(file: name, expected: headerSize, actual: bytes.count)
     }
     let shape = (0..<rank).map { Int(loadBigEndian(bytes, at: 4 + 4 * $0, byteCount: 4)) }
-    guard let size = dataSize(shape, elementType), case (let expected, false) = headerSize.addingReportingOverflow(size)
+    guard let size = dataSize(shape, elementType),
+      case (let expected, false) = headerSize.addingReportingOverflow(size)
     else { throw .corrupt(file: name, reason: "IDX extents \(shape) describe more data than can be addressed") }
     guard bytes.count >= expected else { throw .truncated(file: name, expected: expected, actual: bytes.count) }
     guard bytes.count == expected else { throw .trailingBytes(file: name, expected: expected, actual: bytes.count) }

@@ -88,11 +88,13 @@ public struct SafetensorsFile: Sendable {
   /// of 8 bytes so the data section stays aligned; byte-identical to what
   /// `safetensors.torch.save` writes for the same F32 tensors and at most one metadata key.
   public func encode() -> [UInt8] {
+    precondition(tensors["__metadata__"] == nil, "'__metadata__' is reserved and cannot name a tensor")
     let ordered = names.compactMap { name in tensors[name].map { (name, $0) } }
     var fields: [String] = []
     if !metadata.isEmpty {
       let pairs = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-      fields.append(#""__metadata__":{"# + pairs.map { jsonString($0) + ":" + jsonString($1) }.joined(separator: ",") + "}")
+      let entries = pairs.map { jsonString($0) + ":" + jsonString($1) }
+      fields.append(#""__metadata__":{"# + entries.joined(separator: ",") + "}")
     }
     var offset = 0
     for (name, tensor) in ordered {
@@ -197,7 +199,8 @@ extension SafetensorsFile {
     guard let dtype = DType(rawValue: dtypeName) else {
       throw .unsupportedDType(file: name, tensor: tensor, dtype: dtypeName)
     }
-    guard let count = elementCount(shape), case (let byteCount, false) = count.multipliedReportingOverflow(by: dtype.size)
+    guard let count = elementCount(shape),
+      case (let byteCount, false) = count.multipliedReportingOverflow(by: dtype.size)
     else { throw invalid("shape \(shape) has too many elements") }
     guard offsets[1] - offsets[0] == byteCount else {
       throw .byteCountMismatch(file: name, tensor: tensor, expected: byteCount, actual: offsets[1] - offsets[0])

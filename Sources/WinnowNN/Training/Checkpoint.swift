@@ -34,7 +34,7 @@ public struct Checkpoint: Sendable {
     self.tensors = tensors
   }
 
-  public func write(to path: String) throws(FormatError) {
+  public func write(path: String) throws(FormatError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     func json<T: Encodable>(_ value: T) -> String {
@@ -46,7 +46,7 @@ public struct Checkpoint: Sendable {
   }
 
   /// Reads a checkpoint, checking that it is one and that its metadata parses.
-  public static func read(from path: String) throws(FormatError) -> Checkpoint {
+  public static func read(path: String) throws(FormatError) -> Checkpoint {
     let file = try SafetensorsFile.read(path: path)
     guard file.metadata["format"] == format else {
       throw .corrupt(file: path, reason: "not a Winnow checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")

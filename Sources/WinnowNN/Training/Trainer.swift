@@ -109,7 +109,7 @@ public final class Trainer {
   public func saveCheckpoint() throws(FormatError) {
     guard let checkpointPath else { return }
     try Checkpoint(spec: spec, configuration: configuration, state: state, model: model, optimizer: optimizer)
-      .write(to: checkpointPath)
+      .write(path: checkpointPath)
   }
 
   private func appendMetrics(_ metrics: EpochMetrics) throws {
