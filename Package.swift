@@ -49,5 +49,7 @@ let package = Package(
     .testTarget(
       name: "WinnowNNTests", dependencies: ["WinnowNN", "WinnowTestSupport"],
       resources: [.copy("Fixtures")]),
+    // Runs the built `winnow` executable: exit codes and messages as a user sees them.
+    .testTarget(name: "WinnowCLITests", dependencies: ["winnow", "WinnowNN"]),
   ]
 )

@@ -44,3 +44,17 @@ import WinnowTestSupport
     #expect(grads[0] == Tensor([1]))
   }
 }
+
+@Suite struct IntegerTensorTests {
+  @Test func roundsToNearestEvenAndSaturates() {
+    let t = IntegerTensor<Int8>(rounding: Tensor([0.5, 1.5, -2.5, 300, -300, .nan]))
+    #expect(t.scalars == [0, 2, -2, 127, -128, 0])
+    #expect(IntegerTensor<UInt8>(rounding: Tensor([-1, 255.4])).scalars == [0, 255])
+  }
+
+  @Test func convertsToFloatExactly() {
+    let t = IntegerTensor<Int32>(shape: [2, 2], scalars: [1, -2, 3, 1 << 20])
+    #expect(t.floatTensor == Tensor(shape: [2, 2], scalars: [1, -2, 3, 1_048_576]))
+    #expect(t.reshaped([4]).shape == [4])
+  }
+}

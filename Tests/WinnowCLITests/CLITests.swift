@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import WinnowCore
+import WinnowNN
+
+/// Runs the `winnow` executable built next to this test binary.
+private func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+  let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  var executable = directory.appendingPathComponent("winnow")
+  if !FileManager.default.fileExists(atPath: executable.path) {
+    executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("winnow")
+  }
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
+  let errData = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+private func scratch(_ name: String) -> String {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-cli-tests-\(getpid())")
+  try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  return dir.appendingPathComponent(name).path
+}
+
+@Suite(.serialized) struct CLITests {
+  @Test func helpNamesEveryCommand() throws {
+    let r = try winnow(["--help"])
+    #expect(r.status == 0)
+    for command in ["demo", "train", "eval", "info"] { #expect(r.stdout.contains(command)) }
+  }
+
+  @Test func trainHelpExplainsOptions() throws {
+    let r = try winnow(["help", "train"])
+    #expect(r.status == 0)
+    #expect(r.stdout.contains("--checkpoint") && r.stdout.contains("--resume") && r.stdout.contains("fashion-mnist"))
+  }
+
+  @Test func demoTrainsAndReportsAccuracy() throws {
+    let r = try winnow(["demo", "--epochs", "2"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("test accuracy"))
+  }
+
+  @Test func trainEvalInfoRoundTrip() throws {
+    let checkpoint = scratch("mlp.ckpt")
+    let train = try winnow(["train", "--model", "mlp", "--epochs", "1", "--checkpoint", checkpoint, "--limit", "300"])
+    #expect(train.status == 0, "\(train.stderr)")
+    let eval = try winnow(["eval", checkpoint])
+    #expect(eval.status == 0, "\(eval.stderr)")
+    #expect(eval.stdout.contains("accuracy"))
+    let info = try winnow(["info", checkpoint])
+    #expect(info.status == 0)
+    #expect(info.stdout.contains("model.fc1.weight") && info.stdout.contains("Winnow checkpoint"))
+  }
+
+  @Test func missingFileFailsWithItsName() throws {
+    let r = try winnow(["info", "/nonexistent/model.safetensors"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("/nonexistent/model.safetensors"))
+  }
+
+  @Test func truncatedSafetensorsFailsCleanly() throws {
+    let path = scratch("truncated.safetensors")
+    let bytes = SafetensorsFile(tensors: ["w": Tensor.zeros([64])]).encode()
+    try writeFileAtomically(Array(bytes.prefix(bytes.count - 10)), to: path)
+    let r = try winnow(["info", path])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(path))
+  }
+
+  @Test func checkpointWithWrongShapeNamesParameter() throws {
+    let checkpoint = scratch("wrong.ckpt")
+    #expect(try winnow(["train", "--model", "mlp", "--epochs", "1", "--checkpoint", checkpoint, "--limit", "64"]).status == 0)
+    var file = try SafetensorsFile.read(path: checkpoint)
+    file.tensors["model.fc2.weight"] = Tensor.zeros([64, 127])
+    try file.write(path: checkpoint)
+    let r = try winnow(["eval", checkpoint])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("fc2.weight") && r.stderr.contains("127"))
+  }
+
+  @Test func missingDataDirectorySaysWhereToGetIt() throws {
+    let r = try winnow(["train", "--data", "fashion-mnist", "--data-dir", "/nonexistent-dir", "--epochs", "1"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("dataset-fashion-mnist"))
+  }
+
+  @Test func truncatedIDXFailsCleanly() throws {
+    let dir = scratch("idx")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let images = IDXArray(elementType: .uint8, shape: [4, 28, 28], values: [Float](repeating: 0, count: 4 * 784))
+    let labels = IDXArray(elementType: .uint8, shape: [4], values: [0, 1, 2, 3])
+    for prefix in ["train", "t10k"] {
+      try writeFileAtomically(Array(images.encode().dropLast(100)), to: dir + "/\(prefix)-images-idx3-ubyte")
+      try writeFileAtomically(labels.encode(), to: dir + "/\(prefix)-labels-idx1-ubyte")
+    }
+    let r = try winnow(["train", "--data", "fashion-mnist", "--data-dir", dir, "--epochs", "1"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("train-images-idx3-ubyte"))
+  }
+
+  @Test(arguments: [["train", "--epochs", "0"], ["train", "--model", "vgg"], ["train", "--optimizer", "lion"],
+                    ["train", "--lr", "-1"], ["train", "--resume"], ["train", "--data", "cifar"]])
+  func badOptionsAreRejected(arguments: [String]) throws {
+    let r = try winnow(arguments)
+    #expect(r.status != 0)
+    #expect(!r.stderr.isEmpty)
+  }
+}
