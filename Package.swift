@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "WinnowKernels", targets: ["WinnowKernels"]),
     .library(name: "WinnowCore", targets: ["WinnowCore"]),
     .library(name: "WinnowNN", targets: ["WinnowNN"]),
+    .library(name: "WinnowCompression", targets: ["WinnowCompression"]),
     .executable(name: "winnow", targets: ["winnow"]),
   ],
   dependencies: [
@@ -37,7 +38,8 @@ let package = Package(
       ]),
     .target(name: "WinnowCore", dependencies: ["WinnowKernels", "CZlib"]),
     .target(name: "WinnowNN", dependencies: ["WinnowCore"]),
-    .target(name: "Winnow", dependencies: ["WinnowKernels", "WinnowCore", "WinnowNN"]),
+    .target(name: "WinnowCompression", dependencies: ["WinnowNN"]),
+    .target(name: "Winnow", dependencies: ["WinnowKernels", "WinnowCore", "WinnowNN", "WinnowCompression"]),
     .executableTarget(
       name: "winnow",
       dependencies: ["Winnow", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -49,6 +51,8 @@ let package = Package(
     .testTarget(
       name: "WinnowNNTests", dependencies: ["WinnowNN", "WinnowTestSupport"],
       resources: [.copy("Fixtures")]),
+    .testTarget(name: "WinnowCompressionTests", dependencies: ["WinnowCompression", "WinnowTestSupport"],
+                resources: [.copy("Fixtures")]),
     // Runs the built `winnow` executable: exit codes and messages as a user sees them.
     .testTarget(name: "WinnowCLITests", dependencies: ["winnow", "WinnowNN"]),
   ]

@@ -1,3 +1,4 @@
 @_exported import WinnowKernels
 @_exported import WinnowCore
 @_exported import WinnowNN
+@_exported import WinnowCompression

@@ -16,6 +16,9 @@ public final class Trainer {
   /// Where to append one JSON line per epoch.
   public var metricsPath: String?
   public var progress: ProgressReporter?
+  /// Called before every step with the model and the state (e.g. to update pruning masks on a
+  /// schedule). It must depend only on its arguments, so resumed runs repeat it exactly.
+  public var beforeStep: ((Layer, TrainingState) -> Void)?
   /// Called after every step (for tests and embedding applications); `false` stops the run.
   public var afterStep: ((TrainingState) -> Bool)?
   public private(set) var history: [EpochMetrics] = []
@@ -25,6 +28,15 @@ public final class Trainer {
     self.spec = spec
     self.configuration = configuration
     model = spec.build(seed: configuration.seed)
+    optimizer = configuration.makeOptimizer()
+    state = TrainingState(seed: configuration.seed)
+  }
+
+  /// A fresh run on an existing model (fine-tuning): its weights and masks are kept.
+  public init(spec: ModelSpec, configuration: TrainingConfiguration, model: Layer) {
+    self.spec = spec
+    self.configuration = configuration
+    self.model = model
     optimizer = configuration.makeOptimizer()
     state = TrainingState(seed: configuration.seed)
   }
@@ -53,6 +65,7 @@ public final class Trainer {
       var shuffle: RandomGenerator? = state.epochShuffleRNG
       let batches = train.batches(size: configuration.batchSize, shuffle: &shuffle)
       for batch in batches[state.batchInEpoch...] {
+        beforeStep?(model, state)
         optimizer.learningRate = schedule.rate(at: state.globalStep)
         trainStep(batch)
         progress?.update(epoch: state.epoch + 1, of: configuration.epochs, step: state.batchInEpoch,
