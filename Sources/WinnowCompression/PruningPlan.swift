@@ -7,7 +7,7 @@ import WinnowNN
 /// layer-adaptive allocation), saved as JSON, applied to any copy of a model with the same
 /// parameter names, and printed.
 ///
-///     {"layers": {"conv1.weight": {"sparsity": 0.5}, "fc1.weight": {"nm": {"n": 2, "m": 4}}}}
+///     {"layers": {"conv1.weight": {"sparsity": 0.5}, "fc1.weight": {"n": 2, "m": 4}}}
 public struct PruningPlan: Codable, Equatable, Sendable, CustomStringConvertible {
   public enum Target: Codable, Equatable, Sendable {
     /// Unstructured: prune this fraction of the layer's weights.
@@ -93,5 +93,27 @@ public struct PruningPlan: Codable, Equatable, Sendable, CustomStringConvertible
       case .nm(let n, let m): return "\(name): \(n):\(m)"
       }
     }.joined(separator: "\n")
+  }
+}
+
+extension PruningPlan.Target {
+  private enum Keys: String, CodingKey { case sparsity, n, m }
+
+  /// `{"sparsity": s}` or `{"n": n, "m": m}`.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: Keys.self)
+    if let s = try c.decodeIfPresent(Double.self, forKey: .sparsity) {
+      self = .sparsity(s)
+    } else {
+      self = .nm(n: try c.decode(Int.self, forKey: .n), m: try c.decode(Int.self, forKey: .m))
+    }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: Keys.self)
+    switch self {
+    case .sparsity(let s): try c.encode(s, forKey: .sparsity)
+    case .nm(let n, let m): try c.encode(n, forKey: .n); try c.encode(m, forKey: .m)
+    }
   }
 }

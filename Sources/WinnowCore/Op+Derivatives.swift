@@ -146,48 +146,62 @@ extension Op {
   }
 }
 
-/// Gradients of conv2d: `dW_g = dY_g · colᵀ` and `dX = col2im(W_gᵀ · dY_g)` per group.
+/// Gradients of conv2d, image by image (as the forward), per group:
+///
+///     dW[group] += dY[n, group] · im2col(x[n], group)ᵀ        (og × K)
+///     dX[n]     += col2im(W[group]ᵀ · dY[n, group])            (K × Ho·Wo folded back)
+///
+/// `dY[n, group]` is a contiguous `og × Ho·Wo` block of `N×O×Ho×Wo`, so no permute is needed.
+/// Parallel chunks of images accumulate their own dW, summed in chunk order at the end.
 func conv2dBackward(_ dy: Tensor, _ x: Tensor, _ w: Tensor, _ g: Conv2DGeometry, needed: [Bool]) -> [Tensor?] {
   let plane = g.outHeight * g.outWidth
-  let columns = g.batch * plane
-  let og = g.outChannelsPerGroup
-  let k = g.patchSize
-  // dY as [O, N·Ho·Wo], matching the forward GEMM's output layout.
-  var dyOCF = [Float](repeating: 0, count: g.outChannels * columns)
-  dy.withUnsafeBufferPointer { pd in
-    dyOCF.withUnsafeMutableBufferPointer {
-      permute(pd.baseAddress!, shape: [g.batch, g.outChannels, plane], permutation: [1, 0, 2], $0.baseAddress!)
-    }
-  }
-  var dw = needed[1] ? Tensor(shape: w.shape) : nil
-  var dx = needed[0] ? Tensor(shape: x.shape) : nil
-  var col = [Float](repeating: 0, count: k * columns)
+  let og = g.outChannelsPerGroup, k = g.patchSize
+  let chunks = convolutionChunks(g)
+  let dx = needed[0] ? TensorStorage(uninitializedCount: x.count) : nil
+  let dw = needed[1] ? TensorStorage(repeating: 0, count: w.count) : nil
+  // Chunk 0 accumulates into dw itself, the others into their own part of `partials`.
+  let partials = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max((chunks - 1) * w.count, 1))
+  defer { partials.deallocate() }
+  let imageSize = g.inChannels * g.height * g.width
   x.withUnsafeBufferPointer { px in
     w.withUnsafeBufferPointer { pw in
-      dyOCF.withUnsafeBufferPointer { pd in
-        col.withUnsafeMutableBufferPointer { pc in
-          for group in 0..<g.groups {
-            let dyGroup = pd.baseAddress! + group * og * columns
-            if dw != nil {
-              im2col(px.baseAddress!, g, group: group, pc.baseAddress!)
-              dw!.withUnsafeMutableBufferPointer { pdw in
-                sgemm(transposeA: false, transposeB: true, m: og, n: k, k: columns, alpha: 1,
-                      a: dyGroup, lda: columns, b: pc.baseAddress!, ldb: columns, beta: 0,
-                      c: pdw.baseAddress! + group * og * k, ldc: k)
+      dy.withUnsafeBufferPointer { pdy in
+        parallelFor(chunks) { chunkRange in
+          let col = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(k * plane, 1))
+          defer { col.deallocate() }
+          for chunk in chunkRange {
+            let images = g.batch * chunk / chunks..<g.batch * (chunk + 1) / chunks
+            let dwChunk = chunk == 0 ? dw?.base : partials + (chunk - 1) * w.count
+            for n in images {
+              dx.map { ($0.base + n * imageSize).update(repeating: 0, count: imageSize) }
+              for group in 0..<g.groups {
+                let dyGroup = pdy.baseAddress! + (n * g.outChannels + group * og) * plane
+                if let dwChunk {
+                  im2col(px.baseAddress!, g, image: n, group: group, col)
+                  sgemm(transposeA: false, transposeB: true, m: og, n: k, k: plane, alpha: 1,
+                        a: dyGroup, lda: plane, b: col, ldb: plane, beta: n == images.lowerBound ? 0 : 1,
+                        c: dwChunk + group * og * k, ldc: k)
+                }
+                if let dx {
+                  sgemm(transposeA: true, transposeB: false, m: k, n: plane, k: og, alpha: 1,
+                        a: pw.baseAddress! + group * og * k, lda: k, b: dyGroup, ldb: plane, beta: 0,
+                        c: col, ldc: plane)
+                  col2im(col, g, image: n, group: group, dx.base)
+                }
               }
-            }
-            if dx != nil {
-              sgemm(transposeA: true, transposeB: false, m: k, n: columns, k: og, alpha: 1,
-                    a: pw.baseAddress! + group * og * k, lda: k, b: dyGroup, ldb: columns, beta: 0,
-                    c: pc.baseAddress!, ldc: columns)
-              dx!.withUnsafeMutableBufferPointer { col2im(pc.baseAddress!, g, group: group, $0.baseAddress!) }
             }
           }
         }
       }
     }
   }
-  return [dx, dw]
+  if let dw {
+    for chunk in 1..<Swift.max(chunks, 1) {
+      let part = partials + (chunk - 1) * w.count
+      for i in 0..<w.count { dw.base[i] += part[i] }
+    }
+  }
+  return [dx.map { Tensor(shape: x.shape, storage: $0) }, dw.map { Tensor(shape: w.shape, storage: $0) }]
 }
 
 extension Tensor {

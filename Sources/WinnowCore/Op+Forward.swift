@@ -231,33 +231,47 @@ func convGeometry(
   return g
 }
 
-/// im2col + one GEMM per group into `[O, N·Ho·Wo]`, then a permute to `N×O×Ho×Wo`.
+/// im2col + one GEMM per image and group, written straight into `N×O×Ho×Wo`:
+///
+///     Y[n, group] (og × Ho·Wo) = W[group] (og × K) · im2col(x[n], group) (K × Ho·Wo)
+///
+/// The unfolded image (K = C/g·kH·kW rows) stays in cache, and the GEMM's output is already in
+/// the result's layout, so there is no batch-sized scratch and no permute.
 func conv2dForward(_ x: Tensor, _ w: Tensor, _ g: Conv2DGeometry) -> Tensor {
   let plane = g.outHeight * g.outWidth
-  let columns = g.batch * plane
-  let og = g.outChannelsPerGroup
-  var outOCF = [Float](repeating: 0, count: g.outChannels * columns)
-  var col = [Float](repeating: 0, count: g.patchSize * columns)
-  x.withUnsafeBufferPointer { px in
-    w.withUnsafeBufferPointer { pw in
-      col.withUnsafeMutableBufferPointer { pc in
-        outOCF.withUnsafeMutableBufferPointer { po in
-          for group in 0..<g.groups {
-            im2col(px.baseAddress!, g, group: group, pc.baseAddress!)
-            sgemm(transposeA: false, transposeB: false, m: og, n: columns, k: g.patchSize, alpha: 1,
-                  a: pw.baseAddress! + group * og * g.patchSize, lda: g.patchSize,
-                  b: pc.baseAddress!, ldb: columns, beta: 0,
-                  c: po.baseAddress! + group * og * columns, ldc: columns)
+  let og = g.outChannelsPerGroup, k = g.patchSize
+  let chunks = convolutionChunks(g)
+  return Tensor(shape: [g.batch, g.outChannels, g.outHeight, g.outWidth]) { y in
+    x.withUnsafeBufferPointer { px in
+      w.withUnsafeBufferPointer { pw in
+        parallelFor(chunks) { chunkRange in
+          let col = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(k * plane, 1))
+          defer { col.deallocate() }
+          for chunk in chunkRange {
+            for n in g.batch * chunk / chunks..<g.batch * (chunk + 1) / chunks {
+              for group in 0..<g.groups {
+                im2col(px.baseAddress!, g, image: n, group: group, col)
+                sgemm(transposeA: false, transposeB: false, m: og, n: plane, k: k, alpha: 1,
+                      a: pw.baseAddress! + group * og * k, lda: k, b: col, ldb: plane, beta: 0,
+                      c: y.baseAddress! + (n * g.outChannels + group * og) * plane, ldc: plane)
+              }
+            }
           }
         }
       }
     }
   }
-  return Tensor(shape: [g.batch, g.outChannels, g.outHeight, g.outWidth]) { y in
-    outOCF.withUnsafeBufferPointer {
-      permute($0.baseAddress!, shape: [g.outChannels, g.batch, plane], permutation: [1, 0, 2], y.baseAddress!)
-    }
-  }
+}
+
+/// Into how many contiguous chunks of images a convolution splits its batch, one per thread.
+///
+/// Only when one image's GEMM is small: OpenBLAS runs GEMMs of at most 65536·4 multiply-adds
+/// (`SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD`) on one thread anyway, so parallelising
+/// over images is the only parallelism they get. Larger GEMMs run image after image and
+/// BLAS threads each of them (two thread pools at once would oversubscribe the cores).
+func convolutionChunks(_ g: Conv2DGeometry) -> Int {
+  let work = g.outChannelsPerGroup * g.outHeight * g.outWidth * g.patchSize
+  return work <= 65536 * 4 ? Swift.min(Parallelism.threads, g.batch) : Swift.min(1, g.batch)
 }
 
 func poolGeometry(_ x: [Int], _ kernel: [Int], _ stride: [Int], _ padding: [Int]) -> Pool2DGeometry {

@@ -46,7 +46,13 @@ public struct Conv2DGeometry: Hashable, Sendable {
     if groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0 {
       return "groups (\(groups)) must divide in (\(inChannels)) and out (\(outChannels)) channels"
     }
-    if outHeight <= 0 || outWidth <= 0 { return "kernel larger than padded input" }
+    // Compare spans rather than test outHeight: its division truncates toward zero, so a
+    // kernel a little wider than the padded input would give size 1 for stride > 1.
+    if height + 2 * paddingHeight < dilationHeight * (kernelHeight - 1) + 1
+      || width + 2 * paddingWidth < dilationWidth * (kernelWidth - 1) + 1
+    {
+      return "kernel larger than padded input"
+    }
     return nil
   }
 }
@@ -56,34 +62,22 @@ public struct Conv2DGeometry: Hashable, Sendable {
 public func im2col(
   _ x: UnsafePointer<Float>, _ g: Conv2DGeometry, group: Int, _ col: UnsafeMutablePointer<Float>
 ) {
-  let ho = g.outHeight, wo = g.outWidth, plane = ho * wo
+  let plane = g.outHeight * g.outWidth
   let columns = g.batch * plane
-  let kArea = g.kernelHeight * g.kernelWidth
   parallelFor(g.patchSize, minimumPerChunk: max(1, 8192 / max(columns, 1))) { rows in
     for row in rows {
-      let c = row / kArea + group * g.inChannelsPerGroup
-      let ki = (row % kArea) / g.kernelWidth
-      let kj = row % g.kernelWidth
-      let dst = col + row * columns
-      for n in 0..<g.batch {
-        let src = x + (n * g.inChannels + c) * g.height * g.width
-        for oh in 0..<ho {
-          let ih = oh * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
-          let out = dst + n * plane + oh * wo
-          if ih < 0 || ih >= g.height {
-            out.update(repeating: 0, count: wo)
-            continue
-          }
-          let srcRow = src + ih * g.width
-          let iw0 = kj * g.dilationWidth - g.paddingWidth
-          for ow in 0..<wo {
-            let iw = ow * g.strideWidth + iw0
-            out[ow] = iw >= 0 && iw < g.width ? srcRow[iw] : 0
-          }
-        }
-      }
+      for n in 0..<g.batch { unfoldRow(x, g, image: n, group: group, row: row, col + row * columns + n * plane) }
     }
   }
+}
+
+/// Unfolds one image: `col[K, Ho·Wo]`, the columns of image `image` in the layout of
+/// ``im2col(_:_:group:_:)``. Runs on the calling thread (callers parallelise over images).
+public func im2col(
+  _ x: UnsafePointer<Float>, _ g: Conv2DGeometry, image: Int, group: Int, _ col: UnsafeMutablePointer<Float>
+) {
+  let plane = g.outHeight * g.outWidth
+  for row in 0..<g.patchSize { unfoldRow(x, g, image: image, group: group, row: row, col + row * plane) }
 }
 
 /// Adjoint of ``im2col(_:_:group:_:)``: adds each column entry back to the input position it
@@ -91,32 +85,92 @@ public func im2col(
 public func col2im(
   _ col: UnsafePointer<Float>, _ g: Conv2DGeometry, group: Int, _ dx: UnsafeMutablePointer<Float>
 ) {
-  let ho = g.outHeight, wo = g.outWidth, plane = ho * wo
+  let plane = g.outHeight * g.outWidth
   let columns = g.batch * plane
   let kArea = g.kernelHeight * g.kernelWidth
   // Parallel over input channels: rows of one channel write only that channel's planes.
   parallelFor(g.inChannelsPerGroup) { channels in
     for cLocal in channels {
-      let c = cLocal + group * g.inChannelsPerGroup
-      for k in 0..<kArea {
-        let row = cLocal * kArea + k
-        let ki = k / g.kernelWidth, kj = k % g.kernelWidth
-        let src = col + row * columns
-        for n in 0..<g.batch {
-          let dst = dx + (n * g.inChannels + c) * g.height * g.width
-          for oh in 0..<ho {
-            let ih = oh * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
-            if ih < 0 || ih >= g.height { continue }
-            let dstRow = dst + ih * g.width
-            let colRow = src + n * plane + oh * wo
-            let iw0 = kj * g.dilationWidth - g.paddingWidth
-            for ow in 0..<wo {
-              let iw = ow * g.strideWidth + iw0
-              if iw >= 0 && iw < g.width { dstRow[iw] += colRow[ow] }
-            }
-          }
-        }
+      for row in cLocal * kArea..<(cLocal + 1) * kArea {
+        for n in 0..<g.batch { foldRow(col + row * columns + n * plane, g, image: n, group: group, row: row, dx) }
       }
+    }
+  }
+}
+
+/// Adjoint of ``im2col(_:_:image:group:_:)``: adds `col[K, Ho·Wo]` back into image `image`
+/// of `dx`. Runs on the calling thread.
+public func col2im(
+  _ col: UnsafePointer<Float>, _ g: Conv2DGeometry, image: Int, group: Int, _ dx: UnsafeMutablePointer<Float>
+) {
+  let plane = g.outHeight * g.outWidth
+  for row in 0..<g.patchSize { foldRow(col + row * plane, g, image: image, group: group, row: row, dx) }
+}
+
+/// The output columns `ow < Wo` whose input column `ow·stride + offset` lies in `0..<width`.
+/// Hoisting this range out of the loops leaves branch-free inner loops that vectorise.
+@inline(__always)
+func validColumns(offset: Int, stride: Int, width: Int, outWidth: Int) -> Range<Int> {
+  let lo = offset >= 0 ? 0 : Swift.min((stride - 1 - offset) / stride, outWidth)
+  let hi = width - 1 - offset < 0 ? 0 : Swift.min((width - 1 - offset) / stride + 1, outWidth)
+  return lo..<Swift.max(lo, hi)
+}
+
+/// Writes `Ho·Wo` entries of row `row` of the unfolded image: `out[oh·Wo + ow] = x[n, c, ih, iw]`
+/// with `ih = oh·sH − pH + i·dH`, `iw = ow·sW − pW + j·dW`, or 0 in the padding.
+@inline(__always)
+func unfoldRow(
+  _ x: UnsafePointer<Float>, _ g: Conv2DGeometry, image n: Int, group: Int, row: Int,
+  _ out: UnsafeMutablePointer<Float>
+) {
+  let kArea = g.kernelHeight * g.kernelWidth
+  let c = row / kArea + group * g.inChannelsPerGroup
+  let ki = (row % kArea) / g.kernelWidth, kj = row % g.kernelWidth
+  let ho = g.outHeight, wo = g.outWidth, sw = g.strideWidth
+  let iw0 = kj * g.dilationWidth - g.paddingWidth
+  let valid = validColumns(offset: iw0, stride: sw, width: g.width, outWidth: wo)
+  let src = x + (n * g.inChannels + c) * g.height * g.width
+  for oh in 0..<ho {
+    let ih = oh * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
+    let dst = out + oh * wo
+    if ih < 0 || ih >= g.height {
+      dst.update(repeating: 0, count: wo)
+      continue
+    }
+    for ow in 0..<valid.lowerBound { dst[ow] = 0 }
+    // Offsets computed once per row and `&*`: overflow checks in the loop stop vectorisation.
+    let from = src + ih * g.width + valid.lowerBound * sw + iw0, to = dst + valid.lowerBound
+    if sw == 1 {
+      for i in 0..<valid.count { to[i] = from[i] }
+    } else {
+      for i in 0..<valid.count { to[i] = from[i &* sw] }
+    }
+    for ow in valid.upperBound..<wo { dst[ow] = 0 }
+  }
+}
+
+/// Adds `Ho·Wo` entries of row `row` of an unfolded image back to the inputs they were read
+/// from (the transpose of ``unfoldRow``).
+@inline(__always)
+func foldRow(
+  _ colRow: UnsafePointer<Float>, _ g: Conv2DGeometry, image n: Int, group: Int, row: Int,
+  _ dx: UnsafeMutablePointer<Float>
+) {
+  let kArea = g.kernelHeight * g.kernelWidth
+  let c = row / kArea + group * g.inChannelsPerGroup
+  let ki = (row % kArea) / g.kernelWidth, kj = row % g.kernelWidth
+  let ho = g.outHeight, wo = g.outWidth, sw = g.strideWidth
+  let iw0 = kj * g.dilationWidth - g.paddingWidth
+  let valid = validColumns(offset: iw0, stride: sw, width: g.width, outWidth: wo)
+  let dst = dx + (n * g.inChannels + c) * g.height * g.width
+  for oh in 0..<ho {
+    let ih = oh * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
+    if ih < 0 || ih >= g.height { continue }
+    let to = dst + ih * g.width + valid.lowerBound * sw + iw0, from = colRow + oh * wo + valid.lowerBound
+    if sw == 1 {
+      for i in 0..<valid.count { to[i] += from[i] }
+    } else {
+      for i in 0..<valid.count { to[i &* sw] += from[i] }
     }
   }
 }

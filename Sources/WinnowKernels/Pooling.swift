@@ -30,7 +30,11 @@ public struct Pool2DGeometry: Hashable, Sendable {
     if 2 * paddingHeight > kernelHeight || 2 * paddingWidth > kernelWidth {
       return "padding must be at most half the kernel"
     }
-    if outHeight <= 0 || outWidth <= 0 { return "kernel larger than padded input" }
+    // Compare spans rather than test outHeight: its division truncates toward zero, so a
+    // kernel a little wider than the padded input would give size 1 for stride > 1.
+    if height + 2 * paddingHeight < kernelHeight || width + 2 * paddingWidth < kernelWidth {
+      return "kernel larger than padded input"
+    }
     return nil
   }
 }
@@ -42,6 +46,10 @@ public func maxPool2d(
   argmax: UnsafeMutablePointer<Int32>
 ) {
   let ho = g.outHeight, wo = g.outWidth
+  if g.paddingHeight == 0 && g.paddingWidth == 0 {
+    maxPool2dUnpadded(x, g, y, argmax: argmax)
+    return
+  }
   parallelFor(g.planes, minimumPerChunk: 16) { planes in
     for p in planes {
       let src = x + p * g.height * g.width
@@ -65,6 +73,41 @@ public func maxPool2d(
           let o = (p * ho + oh) * wo + ow
           y[o] = best
           argmax[o] = Int32(bestIndex)
+        }
+      }
+    }
+  }
+}
+
+/// ``maxPool2d(_:_:_:argmax:)`` without padding, where every window lies inside the input:
+/// no bounds tests, and the running maximum is a branch-free select (a branch on random data
+/// mispredicts half the time). Same result, including the first maximum and NaN rules.
+func maxPool2dUnpadded(
+  _ x: UnsafePointer<Float>, _ g: Pool2DGeometry, _ y: UnsafeMutablePointer<Float>,
+  argmax: UnsafeMutablePointer<Int32>
+) {
+  let ho = g.outHeight, wo = g.outWidth, w = g.width
+  let (kh, kw, sh, sw) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
+  parallelFor(g.planes, minimumPerChunk: 16) { planes in
+    for p in planes {
+      let src = x + p * g.height * w
+      let dst = y + p * ho * wo, idx = argmax + p * ho * wo
+      for oh in 0..<ho {
+        for ow in 0..<wo {
+          let first = oh * sh * w + ow * sw
+          var best = src[first], bestIndex = first
+          for ki in 0..<kh {
+            for kj in 0..<kw {
+              let i = first + ki * w + kj
+              let v = src[i]
+              // Replace when v > best, or v is NaN and best is not: the scan-order rule above.
+              let take = best == best && !(v <= best)
+              best = take ? v : best
+              bestIndex = take ? i : bestIndex
+            }
+          }
+          dst[oh * wo + ow] = best
+          idx[oh * wo + ow] = Int32(truncatingIfNeeded: bestIndex)
         }
       }
     }

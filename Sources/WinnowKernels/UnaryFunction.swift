@@ -41,8 +41,18 @@ public enum UnaryFunction: Hashable, Sendable, CaseIterable {
     case .sqrt: for i in 0..<count { dx[i] = g[i] * 0.5 / y[i] }
     case .tanh: for i in 0..<count { dx[i] = g[i] * (1 - y[i] * y[i]) }
     case .sigmoid: for i in 0..<count { dx[i] = g[i] * y[i] * (1 - y[i]) }
-    case .relu: for i in 0..<count { dx[i] = x[i] > 0 ? g[i] : 0 }
-    case .abs: for i in 0..<count { dx[i] = x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0) }
+    // Load g unconditionally: a select of two loaded values vectorises, a conditional load
+    // does not (and mispredicts on random signs).
+    case .relu:
+      for i in 0..<count {
+        let gi = g[i]
+        dx[i] = x[i] > 0 ? gi : 0
+      }
+    case .abs:
+      for i in 0..<count {
+        let gi = g[i]
+        dx[i] = x[i] > 0 ? gi : (x[i] < 0 ? -gi : 0)
+      }
     case .erf:
       for i in 0..<count { dx[i] = g[i] * 1.1283791670955126 * expf(-x[i] * x[i]) }
     case .gelu:

@@ -114,3 +114,42 @@ private func scratch(_ name: String) -> String {
     #expect(!r.stderr.isEmpty)
   }
 }
+
+@Suite(.serialized) struct PruneCLITests {
+  private func trainedCheckpoint() throws -> String {
+    let checkpoint = scratch("prune-base.ckpt")
+    if !FileManager.default.fileExists(atPath: checkpoint) {
+      let r = try winnow(["train", "--model", "mlp", "--epochs", "2", "--checkpoint", checkpoint])
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    return checkpoint
+  }
+
+  @Test func magnitudePruneFineTuneAndSave() throws {
+    let base = try trainedCheckpoint()
+    let out = scratch("pruned.ckpt"), plan = scratch("plan.json")
+    let r = try winnow(["prune", base, "--sparsity", "0.8", "--global", "--finetune-epochs", "1", "--output", out, "--save-plan", plan])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("fine-tuned") && r.stdout.contains("masked layers: 80.0%"))
+    // The saved plan re-applies to the dense model, and the pruned checkpoint still evaluates.
+    let again = try winnow(["prune", base, "--plan", plan])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(try winnow(["eval", out]).status == 0)
+  }
+
+  @Test(arguments: [["--sparsity", "1.0"], ["--sparsity", "-0.5"], ["--method", "nm", "--pattern", "2:3"],
+                    ["--method", "nm", "--pattern", "x"], ["--method", "prune-everything"], ["--method", "gradual"]])
+  func badRequestsFailWithAMessage(arguments: [String]) throws {
+    let r = try winnow(["prune", try trainedCheckpoint()] + arguments)
+    #expect(r.status != 0)
+    #expect(!r.stderr.isEmpty)
+  }
+
+  @Test func planNamingUnknownLayerIsRejected() throws {
+    let plan = scratch("bad-plan.json")
+    try Data(#"{"layers": {"fc9.weight": {"sparsity": 0.5}}}"#.utf8).write(to: URL(fileURLWithPath: plan))
+    let r = try winnow(["prune", try trainedCheckpoint(), "--plan", plan])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("fc9.weight"))
+  }
+}

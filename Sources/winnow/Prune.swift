@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Winnow
+
+struct Prune: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Prune a trained checkpoint, optionally fine-tune it, and report accuracy and sparsity.",
+    discussion: """
+      Methods: magnitude (layer-wise, or --global), random (uniform or --allocation erk), nm \
+      (--pattern 2:4, one-shot by magnitude), gradual (cubic schedule of Zhu & Gupta over the \
+      fine-tuning; needs --finetune-epochs). --plan applies a saved per-layer plan instead.
+      Example: winnow prune lenet.ckpt --data fashion-mnist --method magnitude --global \
+      --sparsity 0.9 --finetune-epochs 2 --output lenet-90.ckpt
+      """)
+
+  @Argument(help: "A checkpoint written by `winnow train`.") var checkpoint: String
+  @OptionGroup var dataOptions: DataOptions
+  @Option(help: "magnitude, random, nm or gradual.") var method: String = "magnitude"
+  @Option(help: "Fraction of the prunable weights to remove, in [0, 1).") var sparsity: Double = 0.9
+  @Flag(help: "Rank all layers together (magnitude, gradual).") var global = false
+  @Option(help: "Per-layer sparsities for random pruning: uniform or erk.") var allocation: String = "uniform"
+  @Option(help: "N:M pattern for --method nm, e.g. 2:4.") var pattern: String = "2:4"
+  @Option(help: "Apply this JSON pruning plan (per-layer sparsity or N:M) by magnitude.") var plan: String?
+  @Option(help: "Write the realised per-layer plan as JSON.") var savePlan: String?
+  @Option(help: "Epochs of fine-tuning after pruning (masks stay fixed, or grow for gradual).") var finetuneEpochs: Int = 0
+  @Option(name: .customLong("lr"), help: "Fine-tuning learning rate.") var learningRate: Float = 0.01
+  @Option(help: "Seed for random pruning and fine-tuning.") var seed: UInt64 = 0
+  @Option(help: "Write the pruned (and fine-tuned) model here as a checkpoint.") var output: String?
+  @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
+
+  func run() throws {
+    applyThreads(threads)
+    let saved = try Checkpoint.read(path: checkpoint)
+    let (train, test) = try dataOptions.load()
+    guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
+      throw ValidationError("\(checkpoint) expects \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape)")
+    }
+    let model = saved.spec.build(seed: 0)
+    try saved.restore(into: model, file: checkpoint)
+    say(String(format: "dense:   accuracy %.2f%%  (%d parameters)", evaluate(model, on: test).accuracy * 100, model.parameterCount))
+
+    var configuration = saved.configuration
+    configuration.epochs = max(finetuneEpochs, 1)
+    configuration.learningRate = learningRate
+    configuration.warmupSteps = 0
+    configuration.seed = seed
+    if let problem = configuration.problem { throw ValidationError(problem) }
+    let trainer = Trainer(spec: saved.spec, configuration: configuration, model: model)
+    trainer.progress = ProgressReporter(batchSize: configuration.batchSize)
+    let names = prunableParameters(of: model).map(\.name)
+
+    if method == "gradual" {
+      guard finetuneEpochs > 0 else { throw ValidationError("--method gradual prunes during fine-tuning: give --finetune-epochs") }
+      let steps = (train.count + configuration.batchSize - 1) / configuration.batchSize * finetuneEpochs
+      let frequency = max(1, steps / 20)
+      let schedule = try GradualSchedule(finalSparsity: sparsity, startStep: 0, pruningSteps: max(1, (steps * 3 / 4) / frequency), frequency: frequency)
+      GradualPruner(schedule: schedule, names: names, global: global).install(on: trainer)
+      say("gradual: to \(sparsity) over \(schedule.endStep) of \(steps) fine-tuning steps, every \(frequency) steps")
+    } else {
+      try pruneOnce(model, names: names)
+      say(String(format: "pruned:  accuracy %.2f%%  (%@)", evaluate(model, on: test).accuracy * 100, describe()))
+    }
+    if finetuneEpochs > 0 {
+      try trainer.run(train: train, test: nil)
+      say(String(format: "fine-tuned %d epoch(s): accuracy %.2f%%", finetuneEpochs, evaluate(model, on: test).accuracy * 100))
+    }
+    let report = SparsityReport(model: model)
+    say(report.description)
+    if let savePlan {
+      try PruningPlan(realizing: MaskSet(of: model)).jsonData().write(to: URL(fileURLWithPath: savePlan))
+    }
+    if let output {
+      try Checkpoint(spec: saved.spec, configuration: configuration, state: trainer.state, model: model, optimizer: trainer.optimizer)
+        .write(path: output)
+      say("wrote \(output)")
+    }
+  }
+
+  func describe() -> String {
+    if plan != nil { return "plan \(plan!)" }
+    switch method {
+    case "nm": return "\(pattern) by magnitude"
+    case "random": return "random, \(allocation), sparsity \(sparsity)"
+    default: return "magnitude, \(global ? "global" : "layer-wise"), sparsity \(sparsity)"
+    }
+  }
+
+  func pruneOnce(_ model: Layer, names: [String]) throws {
+    if let plan {
+      try Pruning.apply(try PruningPlan.read(path: plan), to: model)
+      return
+    }
+    switch method {
+    case "magnitude":
+      try Pruning.magnitude(model, sparsity: sparsity, global: global, names: names)
+    case "random":
+      guard let a = LayerAllocation(rawValue: allocation == "erk" ? "erdosRenyiKernel" : allocation) else {
+        throw ValidationError("unknown allocation '\(allocation)'; use uniform or erk")
+      }
+      try Pruning.random(model, sparsity: sparsity, allocation: a, seed: seed)
+    case "nm":
+      let parts = pattern.split(separator: ":").compactMap { Int($0) }
+      guard parts.count == 2 else { throw ValidationError("--pattern must look like 2:4, got '\(pattern)'") }
+      try Pruning.apply(.nm(n: parts[0], m: parts[1], names: names), to: model)
+    default:
+      throw ValidationError("unknown method '\(method)'; use magnitude, random, nm or gradual")
+    }
+  }
+}
