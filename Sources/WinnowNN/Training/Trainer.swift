@@ -19,6 +19,9 @@ public final class Trainer {
   /// Called before every step with the model and the state (e.g. to update pruning masks on a
   /// schedule). It must depend only on its arguments, so resumed runs repeat it exactly.
   public var beforeStep: ((Layer, TrainingState) -> Void)?
+  /// Called with the gradients of each step before the optimizer applies them (e.g. to add a
+  /// regulariser's gradient, or to read dense gradients for regrowth). Must be deterministic.
+  public var transformGradients: ((Layer, inout Gradients, TrainingState) -> Void)?
   /// Called after every step (for tests and embedding applications); `false` stops the run.
   public var afterStep: ((TrainingState) -> Bool)?
   public private(set) var history: [EpochMetrics] = []
@@ -91,6 +94,7 @@ public final class Trainer {
       return crossEntropy(logits, labels: batch.labels, labelSmoothing: configuration.labelSmoothing)
     }
     state.dropoutRNG = context.rng
+    transformGradients?(model, &gradients, state)
     if let c = configuration.clipNorm { gradients.clipNorm(c) }
     optimizer.update(model, with: gradients)
     let n = batch.labels.count
