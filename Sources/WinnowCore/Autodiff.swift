@@ -61,3 +61,15 @@ public func valueWithGradient(at inputs: [Tensor], of f: ([Tensor]) -> Tensor) -
   let grads = inputs.enumerated().map { i, x in byKey[i] ?? Tensor.zeros(x.shape) }
   return (value.detached, grads)
 }
+
+/// Every recorded step that `root` depends on, each after its inputs (leaves included).
+/// The graph that structured pruning, the runtime compiler and exporters read.
+public func recordedGraph(from root: Tensor) -> [GraphNode] {
+  guard let node = root.node else { return [] }
+  return topologicalOrder(from: node)
+}
+
+extension Tensor {
+  /// The recorded node that produced this value, if any.
+  public var graphNode: GraphNode? { node }
+}

@@ -60,3 +60,23 @@ extension Tensor {
     return reshaped(s)
   }
 }
+
+extension Tensor {
+  /// The entries at `indices` (in that order) along `axis`, as a new untracked tensor: how
+  /// structured pruning cuts channels out of weights.
+  public func selecting(_ indices: [Int], alongAxis axis: Int) -> Tensor {
+    let (outer, length, inner) = split(axis: axis)
+    precondition(indices.allSatisfy { $0 >= 0 && $0 < length }, "indices out of range 0..<\(length) for axis \(axis) of \(shape)")
+    var newShape = shape
+    newShape[axis] = indices.count
+    return Tensor(shape: newShape) { dst in
+      withUnsafeBufferPointer { src in
+        for o in 0..<outer {
+          for (j, i) in indices.enumerated() {
+            (dst.baseAddress! + (o * indices.count + j) * inner).update(from: src.baseAddress! + (o * length + i) * inner, count: inner)
+          }
+        }
+      }
+    }
+  }
+}

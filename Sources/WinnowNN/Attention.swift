@@ -9,7 +9,8 @@ import WinnowCore
 /// can be pruned or quantized on its own; heads are contiguous slices of C.
 public final class MultiHeadSelfAttention: Layer {
   public let query: Linear, key: Linear, value: Linear, output: Linear
-  public let heads: Int
+  /// Number of heads; structured pruning may lower it (each head keeps its width).
+  public var heads: Int
 
   public init(dimension: Int, heads: Int, rng: inout RandomGenerator) {
     precondition(dimension % heads == 0, "dimension \(dimension) not divisible by \(heads) heads")
@@ -28,7 +29,8 @@ public final class MultiHeadSelfAttention: Layer {
   /// (use a large negative value at padded keys).
   public func forward(_ input: Tensor, mask: Tensor?, _ context: ForwardContext) -> Tensor {
     precondition(input.rank == 3, "attention needs B×T×C input, got \(input.shape)")
-    let (b, t, c) = (input.shape[0], input.shape[1], input.shape[2])
+    let (b, t) = (input.shape[0], input.shape[1])
+    let c = query.outFeatures  // heads·d; equals the model width until heads are pruned
     let d = c / heads
     func split(_ x: Tensor) -> Tensor { x.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }
     let q = split(query.forward(input, context))
@@ -45,6 +47,10 @@ public final class MultiHeadSelfAttention: Layer {
     try visit(key, "k_proj", body)
     try visit(value, "v_proj", body)
     try visit(output, "out_proj", body)
+  }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    try body("q_proj", query); try body("k_proj", key); try body("v_proj", value); try body("out_proj", output)
   }
 }
 
@@ -82,5 +88,10 @@ public final class TransformerEncoderLayer: Layer {
     try visit(linear2, "linear2", body)
     try visit(norm1, "norm1", body)
     try visit(norm2, "norm2", body)
+  }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    try body("self_attn", attention); try body("linear1", linear1); try body("linear2", linear2)
+    try body("norm1", norm1); try body("norm2", norm2)
   }
 }

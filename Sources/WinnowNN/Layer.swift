@@ -25,11 +25,23 @@ public protocol Layer: AnyObject {
   func visitParameters(_ body: (String, inout Parameter) throws -> Void) rethrows
   /// Calls `body` for every non-trainable state tensor (e.g. running statistics).
   func visitBuffers(_ body: (String, inout Tensor) throws -> Void) rethrows
+  /// Calls `body` with the name and object of every direct child layer.
+  func visitChildren(_ body: (String, Layer) throws -> Void) rethrows
 }
 
 extension Layer {
   public func visitParameters(_ body: (String, inout Parameter) throws -> Void) rethrows {}
   public func visitBuffers(_ body: (String, inout Tensor) throws -> Void) rethrows {}
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {}
+
+  /// Every layer below this one (depth first) with its dotted name; this layer is `""`.
+  public var namedLayers: [(name: String, layer: Layer)] {
+    var out: [(String, Layer)] = [("", self)]
+    visitChildren { name, child in
+      for (sub, layer) in child.namedLayers { out.append((sub.isEmpty ? name : name + "." + sub, layer)) }
+    }
+    return out
+  }
 
   /// Inference-mode forward pass.
   public func callAsFunction(_ input: Tensor) -> Tensor { forward(input, ForwardContext(training: false)) }

@@ -38,7 +38,9 @@ public final class Linear: Layer {
 public final class Conv2d: Layer {
   public var weight: Parameter
   public var bias: Parameter?
-  public let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+  public let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)
+  /// Channel groups (`in` for depthwise); structured pruning updates it for depthwise layers.
+  public var groups: Int
 
   public init(
     _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,

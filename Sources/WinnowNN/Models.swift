@@ -115,6 +115,11 @@ public final class BasicBlock: Layer {
     try WinnowNN.visitBuffers(bn2, "bn2", body)
     if let shortcut { try WinnowNN.visitBuffers(shortcut, "shortcut", body) }
   }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    try body("conv1", conv1); try body("bn1", bn1); try body("conv2", conv2); try body("bn2", bn2)
+    if let shortcut { try body("shortcut", shortcut) }
+  }
 }
 
 /// See ``Models/transformerClassifier(sequenceLength:tokenSize:dimension:heads:layers:feedForward:classes:rng:)``.
@@ -152,5 +157,9 @@ public final class RowTransformer: Layer {
     try visit(encoder, "encoder", body)
     try visit(norm, "norm", body)
     try visit(head, "head", body)
+  }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    try body("embed", embed); try body("encoder", encoder); try body("norm", norm); try body("head", head)
   }
 }

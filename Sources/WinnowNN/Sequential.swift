@@ -24,6 +24,10 @@ public final class Sequential: Layer {
   public func visitBuffers(_ body: (String, inout Tensor) throws -> Void) rethrows {
     for (name, layer) in layers { try WinnowNN.visitBuffers(layer, name, body) }
   }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    for (name, layer) in layers { try body(name, layer) }
+  }
 }
 
 /// `body(x) + shortcut(x)` (identity shortcut when none is given), then an optional
@@ -52,5 +56,10 @@ public final class Residual: Layer {
   public func visitBuffers(_ body: (String, inout Tensor) throws -> Void) rethrows {
     try WinnowNN.visitBuffers(self.body, "body", body)
     if let shortcut { try WinnowNN.visitBuffers(shortcut, "shortcut", body) }
+  }
+
+  public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
+    try body("body", self.body)
+    if let shortcut { try body("shortcut", shortcut) }
   }
 }
