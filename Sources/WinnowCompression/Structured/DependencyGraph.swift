@@ -34,6 +34,10 @@ public struct DependencyGraph: Sendable {
   public struct ParameterAxis: Hashable, Sendable, Comparable {
     public var parameter: String
     public var axis: Int
+    public init(parameter: String, axis: Int) {
+      self.parameter = parameter
+      self.axis = axis
+    }
     public static func < (a: Self, b: Self) -> Bool { (a.parameter, a.axis) < (b.parameter, b.axis) }
   }
 
