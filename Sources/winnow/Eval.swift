@@ -18,8 +18,7 @@ struct Eval: ParsableCommand {
       throw ValidationError("\(checkpoint) was trained on \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape) and \(test.classes)")
     }
     _ = train
-    let model = saved.spec.build(seed: 0)
-    try saved.restore(into: model, file: checkpoint)
+    let model = try loadModel(from: saved, file: checkpoint)
     let result = evaluate(model, on: test)
     say(String(format: "%@ on %@: accuracy %.2f%%  loss %.4f  (%d examples)", checkpoint, test.name,
                  result.accuracy * 100, result.loss, result.examples))

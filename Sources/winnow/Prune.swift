@@ -8,14 +8,17 @@ struct Prune: ParsableCommand {
     discussion: """
       Methods: magnitude (layer-wise, or --global), random (uniform or --allocation erk), nm \
       (--pattern 2:4, one-shot by magnitude), gradual (cubic schedule of Zhu & Gupta over the \
-      fine-tuning; needs --finetune-epochs). --plan applies a saved per-layer plan instead.
+      fine-tuning; needs --finetune-epochs), channels (structured: removes --ratio of the \
+      channels/neurons/heads of every prunable layer, found through the dependency graph; \
+      the result is a smaller dense model). --plan applies a saved per-layer plan instead.
       Example: winnow prune lenet.ckpt --data fashion-mnist --method magnitude --global \
       --sparsity 0.9 --finetune-epochs 2 --output lenet-90.ckpt
       """)
 
   @Argument(help: "A checkpoint written by `winnow train`.") var checkpoint: String
   @OptionGroup var dataOptions: DataOptions
-  @Option(help: "magnitude, random, nm or gradual.") var method: String = "magnitude"
+  @Option(help: "magnitude, random, nm, gradual or channels.") var method: String = "magnitude"
+  @Option(help: "Fraction of the channels of every prunable layer to remove, for --method channels.") var ratio: Double = 0.5
   @Option(help: "Fraction of the prunable weights to remove, in [0, 1).") var sparsity: Double = 0.9
   @Flag(help: "Rank all layers together (magnitude, gradual).") var global = false
   @Option(help: "Per-layer sparsities for random pruning: uniform or erk.") var allocation: String = "uniform"
@@ -35,8 +38,7 @@ struct Prune: ParsableCommand {
     guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
       throw ValidationError("\(checkpoint) expects \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape)")
     }
-    let model = saved.spec.build(seed: 0)
-    try saved.restore(into: model, file: checkpoint)
+    var model = try loadModel(from: saved, file: checkpoint)
     say(String(format: "dense:   accuracy %.2f%%  (%d parameters)", evaluate(model, on: test).accuracy * 100, model.parameterCount))
 
     var configuration = saved.configuration
@@ -45,6 +47,9 @@ struct Prune: ParsableCommand {
     configuration.warmupSteps = 0
     configuration.seed = seed
     if let problem = configuration.problem { throw ValidationError(problem) }
+    if method == "channels" {
+      model = try pruneChannels(model, spec: saved.spec, test: test)
+    }
     let trainer = Trainer(spec: saved.spec, configuration: configuration, model: model)
     trainer.progress = ProgressReporter(batchSize: configuration.batchSize)
     let names = prunableParameters(of: model).map(\.name)
@@ -56,7 +61,7 @@ struct Prune: ParsableCommand {
       let schedule = try GradualSchedule(finalSparsity: sparsity, startStep: 0, pruningSteps: max(1, (steps * 3 / 4) / frequency), frequency: frequency)
       GradualPruner(schedule: schedule, names: names, global: global).install(on: trainer)
       say("gradual: to \(sparsity) over \(schedule.endStep) of \(steps) fine-tuning steps, every \(frequency) steps")
-    } else {
+    } else if method != "channels" {
       try pruneOnce(model, names: names)
       say(String(format: "pruned:  accuracy %.2f%%  (%@)", evaluate(model, on: test).accuracy * 100, describe()))
     }
@@ -74,6 +79,23 @@ struct Prune: ParsableCommand {
         .write(path: output)
       say("wrote \(output)")
     }
+  }
+
+  /// Removes `ratio` of every family's channel groups (lowest L2 group norm) and reports the
+  /// parameter count and the measured forward time before and after.
+  func pruneChannels(_ model: Layer, spec: ModelSpec, test: Dataset) throws -> Layer {
+    let graph = DependencyGraph(tracing: model, inputShape: spec.inputShape)
+    let scores = StructuredPruning.scores(graph, model: model, importance: .l2)
+    let removed = try StructuredPruning.select(graph, scores: scores, ratio: ratio)
+    let batch = test.subset(Array(0..<min(128, test.count))).images
+    let before = (count: model.parameterCount, time: medianForwardTime(model, input: batch))
+    StructuredPruning.apply(graph, removing: removed, to: model)
+    let after = (count: model.parameterCount, time: medianForwardTime(model, input: batch))
+    say(String(format: "channels: removed %d of %d groups; parameters %d → %d (%.1f%%); forward of %d images %.2f ms → %.2f ms (%.2f×)",
+               removed.count, graph.groups.count, before.count, after.count, 100 * Double(after.count) / Double(before.count),
+               batch.shape[0], before.time * 1e3, after.time * 1e3, before.time / after.time))
+    say(String(format: "pruned:  accuracy %.2f%%", evaluate(model, on: test).accuracy * 100))
+    return model
   }
 
   func describe() -> String {
@@ -103,7 +125,7 @@ struct Prune: ParsableCommand {
       guard parts.count == 2 else { throw ValidationError("--pattern must look like 2:4, got '\(pattern)'") }
       try Pruning.apply(.nm(n: parts[0], m: parts[1], names: names), to: model)
     default:
-      throw ValidationError("unknown method '\(method)'; use magnitude, random, nm or gradual")
+      throw ValidationError("unknown method '\(method)'; use magnitude, random, nm, gradual or channels")
     }
   }
 }

@@ -138,11 +138,23 @@ private func scratch(_ name: String) -> String {
   }
 
   @Test(arguments: [["--sparsity", "1.0"], ["--sparsity", "-0.5"], ["--method", "nm", "--pattern", "2:3"],
-                    ["--method", "nm", "--pattern", "x"], ["--method", "prune-everything"], ["--method", "gradual"]])
+                    ["--method", "nm", "--pattern", "x"], ["--method", "prune-everything"], ["--method", "gradual"],
+                    ["--method", "channels", "--ratio", "1"]])
   func badRequestsFailWithAMessage(arguments: [String]) throws {
     let r = try winnow(["prune", try trainedCheckpoint()] + arguments)
     #expect(r.status != 0)
     #expect(!r.stderr.isEmpty)
+  }
+
+  @Test func channelPruningWritesASmallerModelThatLoadsAgain() throws {
+    let out = scratch("channels.ckpt")
+    let r = try winnow(["prune", try trainedCheckpoint(), "--method", "channels", "--ratio", "0.5", "--output", out])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("parameters 17226 → "))
+    let saved = try Checkpoint.read(path: out)
+    #expect(saved.tensors["model.fc1.weight"]?.shape == [64, 64])
+    let eval = try winnow(["eval", out])
+    #expect(eval.status == 0, "\(eval.stderr)")
   }
 
   @Test func planNamingUnknownLayerIsRejected() throws {
