@@ -6,7 +6,8 @@ public enum LearningRateSchedule: Sendable, Hashable, Codable {
   case constant(Float)
   /// `rate · factor^⌊step / every⌋` (PyTorch `StepLR`).
   case step(rate: Float, every: Int, factor: Float)
-  /// Cosine annealing from `rate` to `minimum` over `steps` (PyTorch `CosineAnnealingLR`).
+  /// Cosine annealing from `rate` to `minimum` over `steps` (PyTorch `CosineAnnealingLR`), then
+  /// held at `minimum` (PyTorch would rise again past `T_max`).
   case cosine(rate: Float, steps: Int, minimum: Float)
   /// Linear warm-up from 0 over `steps`, then `after` (with its step count restarted).
   indirect case warmup(steps: Int, then: LearningRateSchedule)
