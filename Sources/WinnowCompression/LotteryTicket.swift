@@ -84,3 +84,16 @@ public func rewindParameters(of model: Layer, to values: [String: Tensor]) throw
   }
   if let failure { throw failure }
 }
+
+extension LotteryTicketSearch {
+  /// The control experiment of the lottery-ticket papers: the same mask on freshly drawn
+  /// weights (seed `seed`), trained with the same configuration. A winning ticket beats it.
+  public func trainRandomReinitialisation(ticket: MaskSet, seed: UInt64, train: Dataset, test: Dataset) throws -> Float {
+    let model = spec.build(seed: seed)
+    try ticket.apply(to: model)
+    let trainer = Trainer(spec: spec, configuration: configuration, model: model)
+    trainer.progress = progress
+    try trainer.run(train: train, test: nil)
+    return evaluate(model, on: test).accuracy
+  }
+}

@@ -7,6 +7,8 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
   case maskShapeMismatch(layer: String, expected: [Int], actual: [Int])
   case notAMask(layer: String)
   case malformedPlan(reason: String)
+  /// A data-driven method (SNIP, GraSP, rate-distortion allocation) was given no examples.
+  case emptyCalibrationData(method: String)
 
   public var description: String {
     switch self {
@@ -25,6 +27,8 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
       return "layer '\(layer)': a mask may hold only 0 and 1"
     case .malformedPlan(let reason):
       return "pruning plan: \(reason)"
+    case .emptyCalibrationData(let method):
+      return "\(method) needs at least one calibration example, but the data is empty"
     }
   }
 }
