@@ -6,7 +6,8 @@ struct Prune: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Prune a trained checkpoint, optionally fine-tune it, and report accuracy and sparsity.",
     discussion: """
-      Methods: magnitude (layer-wise, or --global), random (uniform or --allocation erk), nm \
+      Methods: magnitude (layer-wise, or --global), lamp (layer-adaptive magnitude), \
+      rate-distortion (per-layer sparsity by dynamic programming on measured output distortion), random (uniform or --allocation erk), nm \
       (--pattern 2:4, one-shot by magnitude), gradual (cubic schedule of Zhu & Gupta over the \
       fine-tuning; needs --finetune-epochs), channels (structured: removes --ratio of the \
       channels/neurons/heads of every prunable layer, found through the dependency graph; \
@@ -17,7 +18,7 @@ struct Prune: ParsableCommand {
 
   @Argument(help: "A checkpoint written by `winnow train`.") var checkpoint: String
   @OptionGroup var dataOptions: DataOptions
-  @Option(help: "magnitude, random, nm, gradual or channels.") var method: String = "magnitude"
+  @Option(help: "magnitude, lamp, rate-distortion, random, nm, gradual or channels.") var method: String = "magnitude"
   @Option(help: "Fraction of the channels of every prunable layer to remove, for --method channels.") var ratio: Double = 0.5
   @Option(help: "Fraction of the prunable weights to remove, in [0, 1).") var sparsity: Double = 0.9
   @Flag(help: "Rank all layers together (magnitude, gradual).") var global = false
@@ -103,7 +104,8 @@ struct Prune: ParsableCommand {
     switch method {
     case "nm": return "\(pattern) by magnitude"
     case "random": return "random, \(allocation), sparsity \(sparsity)"
-    default: return "magnitude, \(global ? "global" : "layer-wise"), sparsity \(sparsity)"
+    case "magnitude": return "magnitude, \(global ? "global" : "layer-wise"), sparsity \(sparsity)"
+    default: return "\(method), sparsity \(sparsity)"
     }
   }
 
@@ -115,6 +117,12 @@ struct Prune: ParsableCommand {
     switch method {
     case "magnitude":
       try Pruning.magnitude(model, sparsity: sparsity, global: global, names: names)
+    case "lamp":
+      try Pruning.lamp(model, sparsity: sparsity, names: names)
+    case "rate-distortion":
+      let calibration = try dataOptions.load().train
+      let images = calibration.subset(Array(0..<min(256, calibration.count))).images
+      try Pruning.apply(try RateDistortionAllocation().plan(for: model, sparsity: sparsity, calibration: images, names: names), to: model)
     case "random":
       guard let a = LayerAllocation(rawValue: allocation == "erk" ? "erdosRenyiKernel" : allocation) else {
         throw ValidationError("unknown allocation '\(allocation)'; use uniform or erk")
@@ -125,7 +133,7 @@ struct Prune: ParsableCommand {
       guard parts.count == 2 else { throw ValidationError("--pattern must look like 2:4, got '\(pattern)'") }
       try Pruning.apply(.nm(n: parts[0], m: parts[1], names: names), to: model)
     default:
-      throw ValidationError("unknown method '\(method)'; use magnitude, random, nm, gradual or channels")
+      throw ValidationError("unknown method '\(method)'; use magnitude, lamp, rate-distortion, random, nm, gradual or channels")
     }
   }
 }

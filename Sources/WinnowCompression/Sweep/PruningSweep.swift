@@ -98,6 +98,22 @@ public struct PruningSweep {
       try finetuner(model).run(train: train, test: nil)
       return record("\(n):\(m)", s, model, test, before: before, since: t0,
                     note: skipped > 0 ? "\(skipped) layer(s) whose rows are not a multiple of \(m) left dense" : nil)
+    case .lamp:
+      try Pruning.lamp(model, sparsity: s, names: names)
+    case .rateDistortion:
+      let calibration = train.subset(Array(0..<min(256, train.count))).images
+      let plan = try RateDistortionAllocation().plan(for: model, sparsity: s, calibration: calibration, names: names)
+      try Pruning.apply(plan, to: model)
+    case .snip, .grasp, .synflow:
+      let fresh = spec.build(seed: dense.seed)
+      let saliency: SaliencyMethod = method == .snip ? .snip : method == .grasp ? .grasp : .synflow
+      try Pruning.atInitialisation(fresh, method: saliency, sparsity: s, data: Array(train.batches(size: dense.batchSize).prefix(4)), names: names)
+      var configuration = dense
+      configuration.epochs = dense.epochs + finetuneEpochs
+      let trainer = Trainer(spec: spec, configuration: configuration, model: fresh)
+      trainer.progress = trainingProgress
+      try trainer.run(train: train, test: nil)
+      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "pruned at initialisation, trained from scratch for \(configuration.epochs) epochs")
     case .randomSameLayers:
       let reference = try clone(base)
       let masks = try Pruning.magnitude(reference, sparsity: s, global: true, names: names)

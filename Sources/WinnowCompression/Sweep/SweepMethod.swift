@@ -8,6 +8,12 @@ public enum SweepMethod: String, Sendable, Codable, CaseIterable {
   case gradual
   /// N:M by magnitude where the sparsity is one (50% → 2:4, 75% → 1:4, 87.5% → 1:8).
   case nm
+  /// LAMP scores ranked globally (layer-adaptive magnitude), then fine-tuned.
+  case lamp
+  /// Per-layer sparsities from the rate-distortion dynamic programme, magnitude within layers.
+  case rateDistortion = "rate-distortion"
+  /// Pruning at initialisation, then training from scratch for the whole budget.
+  case snip, grasp, synflow
   /// Baseline: random pruning with the per-layer sparsities global magnitude chose.
   case randomSameLayers = "random-same-layers"
   /// Baseline: random pruning with Erdős–Rényi-Kernel per-layer sparsities.
@@ -22,6 +28,9 @@ public enum SweepMethod: String, Sendable, Codable, CaseIterable {
   case smallDense = "small-dense"
 
   public var isBaseline: Bool { [.randomSameLayers, .randomERK, .smallDense].contains(self) }
+
+  /// Methods that prune a fresh network and train it from scratch.
+  public var prunesAtInitialisation: Bool { [.snip, .grasp, .synflow].contains(self) }
 
   /// The N:M pattern with exactly this sparsity, if there is a common one.
   public static func pattern(for sparsity: Double) -> (n: Int, m: Int)? {
