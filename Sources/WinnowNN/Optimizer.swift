@@ -10,7 +10,8 @@ public protocol Optimizer {
   /// Number of completed steps.
   var step: Int { get set }
   var state: [String: Tensor] { get set }
-  /// Applies one update to every parameter that has a gradient, then re-applies masks.
+  /// Applies one update to every parameter that has a gradient, then re-applies masks
+  /// (except on straight-through parameters, whose dense values keep learning).
   mutating func update(_ model: Layer, with gradients: Gradients)
 }
 
@@ -58,7 +59,7 @@ public struct SGD: Optimizer {
         }
       }
       if let buffer { state[key] = buffer }
-      p.applyMask()
+      if !p.straightThrough { p.applyMask() }
     }
     step += 1
   }
@@ -119,7 +120,7 @@ public struct Adam: Optimizer {
       }
       state["exp_avg." + name] = m
       state["exp_avg_sq." + name] = v
-      p.applyMask()
+      if !p.straightThrough { p.applyMask() }
     }
   }
 }
