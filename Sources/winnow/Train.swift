@@ -30,6 +30,10 @@ struct Train: ParsableCommand {
   @Option(help: "Also write the checkpoint every N steps.") var checkpointEvery: Int?
   @Flag(help: "Continue from --checkpoint instead of starting over.") var resume = false
   @Option(help: "Append one JSON line of metrics per epoch to this file.") var metrics: String?
+  @Option(help: ArgumentHelp(
+    "Sparse training from scratch: srste:N:M (learned N:M, SR-STE), rigl:S or set:S (dynamic sparse training at sparsity S).",
+    discussion: "The masks are part of the checkpoint; --resume continues with the same method."))
+  var sparse: String?
   @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
 
   func run() throws {
@@ -43,12 +47,19 @@ struct Train: ParsableCommand {
     } else {
       trainer = Trainer(spec: try spec(for: train), configuration: try makeConfiguration())
     }
+    let finish = try installSparseTraining(trainer, stepsPerEpoch: (train.count + trainer.configuration.batchSize - 1) / trainer.configuration.batchSize,
+                                           fresh: !resume)
     trainer.checkpointPath = checkpoint
     trainer.checkpointEvery = checkpointEvery
     trainer.metricsPath = metrics
     trainer.progress = ProgressReporter(batchSize: trainer.configuration.batchSize)
     say("training \(trainer.spec.architecture.rawValue) (\(trainer.model.parameterCount) parameters) on \(train.name): \(train.count) train, \(test.count) test examples")
     try trainer.run(train: train, test: test)
+    if let finish {
+      try finish(trainer.model)
+      try trainer.saveCheckpoint()
+      say(SparsityReport(model: trainer.model).description)
+    }
     let result = evaluate(trainer.model, on: test)
     say(String(format: "test accuracy %.2f%%  (loss %.4f, %d examples)", result.accuracy * 100, result.loss, result.examples))
   }
@@ -82,9 +93,39 @@ struct Train: ParsableCommand {
     c.labelSmoothing = labelSmoothing
     c.clipNorm = clipNorm
     c.seed = seed
+    c.sparseTraining = sparse
     if let problem = c.problem { throw ValidationError(problem) }
     if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
     return c
+  }
+}
+
+/// Installs the configuration's sparse-training method on `trainer`; returns what to run at
+/// the end (SR-STE's hard masks), if anything.
+func installSparseTraining(_ trainer: Trainer, stepsPerEpoch: Int, fresh: Bool) throws -> ((Layer) throws -> Void)? {
+  guard let spec = trainer.configuration.sparseTraining else { return nil }
+  let parts = spec.split(separator: ":").map(String.init)
+  let totalSteps = stepsPerEpoch * trainer.configuration.epochs
+  switch parts.first {
+  case "srste":
+    guard parts.count == 3, let n = Int(parts[1]), let m = Int(parts[2]) else { throw ValidationError("--sparse srste needs N:M, e.g. srste:2:4") }
+    let names = SRSTE.eligibleParameters(of: trainer.model, m: m)
+    guard !names.isEmpty else { throw ValidationError("no layer of this model has rows divisible by \(m)") }
+    let method = try SRSTE(n: n, m: m, names: names)
+    try method.install(on: trainer)
+    return { model in _ = try method.finalize(model) }
+  case "rigl", "set":
+    guard parts.count == 2, let sparsity = Double(parts[1]) else { throw ValidationError("--sparse \(parts[0]) needs a sparsity, e.g. \(parts[0]):0.9") }
+    let end = max(1, totalSteps * 3 / 4)
+    let interval = max(1, stepsPerEpoch / 4)
+    let method = parts[0] == "rigl"
+      ? try DynamicSparseTraining.rigL(updateInterval: interval, endStep: end, seed: trainer.configuration.seed)
+      : try DynamicSparseTraining.set(updateInterval: interval, endStep: end, seed: trainer.configuration.seed)
+    if fresh { _ = try method.initialize(trainer.model, sparsity: sparsity, allocation: .erdosRenyiKernel) }
+    method.install(on: trainer)
+    return nil
+  default:
+    throw ValidationError("unknown --sparse method '\(spec)'; use srste:N:M, rigl:S or set:S")
   }
 }
 

@@ -157,6 +157,18 @@ private func scratch(_ name: String) -> String {
     #expect(eval.status == 0, "\(eval.stderr)")
   }
 
+  @Test func sparseTrainingFromScratchAndResume() throws {
+    let checkpoint = scratch("srste.ckpt")
+    let r = try winnow(["train", "--model", "mlp", "--epochs", "1", "--sparse", "srste:2:4", "--checkpoint", checkpoint, "--limit", "256"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("masked layers: 50.0%"))
+    let rigl = try winnow(["train", "--model", "mlp", "--epochs", "1", "--sparse", "rigl:0.8", "--limit", "256"])
+    #expect(rigl.status == 0, "\(rigl.stderr)")
+    for bad in ["srste:4:4", "rigl:1.5", "prune-it"] {
+      #expect(try winnow(["train", "--model", "mlp", "--epochs", "1", "--sparse", bad, "--limit", "64"]).status != 0, "\(bad)")
+    }
+  }
+
   @Test func planNamingUnknownLayerIsRejected() throws {
     let plan = scratch("bad-plan.json")
     try Data(#"{"layers": {"fc9.weight": {"sparsity": 0.5}}}"#.utf8).write(to: URL(fileURLWithPath: plan))

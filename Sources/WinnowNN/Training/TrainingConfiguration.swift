@@ -21,6 +21,10 @@ public struct TrainingConfiguration: Codable, Sendable, Hashable {
   public var clipNorm: Float?
   /// Seeds the weight initialisation, the shuffling and dropout.
   public var seed: UInt64 = 0
+  /// A training-time compression method that shapes the whole run (e.g. `srste:2:4`,
+  /// `rigl:0.9`, `set:0.9`), kept here so a resumed run installs it again. Interpreted by
+  /// the layer that installed it (the CLI); WinnowNN only stores it.
+  public var sparseTraining: String?
 
   public init() {}
 
