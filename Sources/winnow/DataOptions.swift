@@ -34,3 +34,14 @@ struct DataOptions: ParsableArguments {
             test.normalized(mean: stats.mean, standardDeviation: stats.standardDeviation))
   }
 }
+
+/// Reads a checkpoint, loads the data and checks they fit each other; returns the model
+/// (structurally pruned ones included) and both splits.
+func loadCheckpoint(_ path: String, for dataOptions: DataOptions) throws -> (Checkpoint, Layer, train: Dataset, test: Dataset) {
+  let saved = try Checkpoint.read(path: path)
+  let (train, test) = try dataOptions.load()
+  guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
+    throw ValidationError("\(path) expects \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape) with \(test.classes)")
+  }
+  return (saved, try loadModel(from: saved, file: path), train, test)
+}

@@ -12,13 +12,7 @@ struct Eval: ParsableCommand {
 
   func run() throws {
     applyThreads(threads)
-    let saved = try Checkpoint.read(path: checkpoint)
-    let (train, test) = try dataOptions.load()
-    guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
-      throw ValidationError("\(checkpoint) was trained on \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape) and \(test.classes)")
-    }
-    _ = train
-    let model = try loadModel(from: saved, file: checkpoint)
+    let (_, model, _, test) = try loadCheckpoint(checkpoint, for: dataOptions)
     let result = evaluate(model, on: test)
     say(String(format: "%@ on %@: accuracy %.2f%%  loss %.4f  (%d examples)", checkpoint, test.name,
                  result.accuracy * 100, result.loss, result.examples))

@@ -34,12 +34,8 @@ struct Prune: ParsableCommand {
 
   func run() throws {
     applyThreads(threads)
-    let saved = try Checkpoint.read(path: checkpoint)
-    let (train, test) = try dataOptions.load()
-    guard saved.spec.inputShape == test.imageShape, saved.spec.classes == test.classes else {
-      throw ValidationError("\(checkpoint) expects \(saved.spec.inputShape) images with \(saved.spec.classes) classes; \(test.name) has \(test.imageShape)")
-    }
-    var model = try loadModel(from: saved, file: checkpoint)
+    let (saved, loaded, train, test) = try loadCheckpoint(checkpoint, for: dataOptions)
+    var model = loaded
     say(String(format: "dense:   accuracy %.2f%%  (%d parameters)", evaluate(model, on: test).accuracy * 100, model.parameterCount))
 
     var configuration = saved.configuration
@@ -63,7 +59,7 @@ struct Prune: ParsableCommand {
       GradualPruner(schedule: schedule, names: names, global: global).install(on: trainer)
       say("gradual: to \(sparsity) over \(schedule.endStep) of \(steps) fine-tuning steps, every \(frequency) steps")
     } else if method != "channels" {
-      try pruneOnce(model, names: names)
+      try pruneOnce(model, names: names, train: train)
       say(String(format: "pruned:  accuracy %.2f%%  (%@)", evaluate(model, on: test).accuracy * 100, describe()))
     }
     if finetuneEpochs > 0 {
@@ -109,7 +105,7 @@ struct Prune: ParsableCommand {
     }
   }
 
-  func pruneOnce(_ model: Layer, names: [String]) throws {
+  func pruneOnce(_ model: Layer, names: [String], train: Dataset) throws {
     if let plan {
       try Pruning.apply(try PruningPlan.read(path: plan), to: model)
       return
@@ -120,8 +116,7 @@ struct Prune: ParsableCommand {
     case "lamp":
       try Pruning.lamp(model, sparsity: sparsity, names: names)
     case "rate-distortion":
-      let calibration = try dataOptions.load().train
-      let images = calibration.subset(Array(0..<min(256, calibration.count))).images
+      let images = train.subset(Array(0..<min(256, train.count))).images
       try Pruning.apply(try RateDistortionAllocation().plan(for: model, sparsity: sparsity, calibration: images, names: names), to: model)
     case "random":
       guard let a = LayerAllocation(rawValue: allocation == "erk" ? "erdosRenyiKernel" : allocation) else {

@@ -108,12 +108,8 @@ public struct PruningSweep {
       let fresh = spec.build(seed: dense.seed)
       let saliency: SaliencyMethod = method == .snip ? .snip : method == .grasp ? .grasp : .synflow
       try Pruning.atInitialisation(fresh, method: saliency, sparsity: s, data: Array(train.batches(size: dense.batchSize).prefix(4)), names: names)
-      var configuration = dense
-      configuration.epochs = dense.epochs + finetuneEpochs
-      let trainer = Trainer(spec: spec, configuration: configuration, model: fresh)
-      trainer.progress = trainingProgress
-      try trainer.run(train: train, test: nil)
-      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "pruned at initialisation, trained from scratch for \(configuration.epochs) epochs")
+      let epochs = try trainFromScratch(fresh, train)
+      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "pruned at initialisation, trained from scratch for \(epochs) epochs")
     case .randomSameLayers:
       let reference = try clone(base)
       let masks = try Pruning.magnitude(reference, sparsity: s, global: true, names: names)
@@ -127,12 +123,8 @@ public struct PruningSweep {
       let fresh = spec.build(seed: dense.seed &+ 303)
       let (graph, removed) = try channelRemoval(fresh, sparsity: s, names: names)
       StructuredPruning.apply(graph, removing: removed, to: fresh)
-      var configuration = dense
-      configuration.epochs = dense.epochs + finetuneEpochs
-      let trainer = Trainer(spec: spec, configuration: configuration, model: fresh)
-      trainer.progress = trainingProgress
-      try trainer.run(train: train, test: nil)
-      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "trained from scratch for \(configuration.epochs) epochs")
+      let epochs = try trainFromScratch(fresh, train)
+      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "trained from scratch for \(epochs) epochs")
     }
     let before = evaluate(model, on: test).accuracy
     try finetuner(model).run(train: train, test: nil)
@@ -153,6 +145,16 @@ public struct PruningSweep {
       if count > target { lo = mid } else { hi = mid }
     }
     return (graph, try StructuredPruning.select(graph, scores: scores, ratio: hi))
+  }
+
+  /// Trains a freshly initialised (pruned) network for the whole budget; returns the epochs.
+  func trainFromScratch(_ model: Layer, _ train: Dataset) throws -> Int {
+    var configuration = dense
+    configuration.epochs = dense.epochs + finetuneEpochs
+    let trainer = Trainer(spec: spec, configuration: configuration, model: model)
+    trainer.progress = trainingProgress
+    try trainer.run(train: train, test: nil)
+    return configuration.epochs
   }
 
   func finetuner(_ model: Layer) -> Trainer {
