@@ -13,6 +13,10 @@ struct Info: ParsableCommand {
       let checkpoint = try Checkpoint.read(path: file)
       say("Winnow checkpoint: \(checkpoint.spec.architecture.rawValue), input \(checkpoint.spec.inputShape), \(checkpoint.spec.classes) classes")
       say("  epochs done \(checkpoint.state.epoch)/\(checkpoint.configuration.epochs), step \(checkpoint.state.globalStep), optimizer \(checkpoint.configuration.optimizer.rawValue)")
+      let model = try loadModel(from: checkpoint, file: file)
+      say(SparsityReport(model: model).description)
+      // PQ Index (Diao et al.): how compressible each layer still is (0 = flat magnitudes).
+      say(try PQIndex.report(for: model).description)
     } else if !contents.metadata.isEmpty {
       say("metadata: " + contents.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
     }

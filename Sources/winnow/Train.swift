@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
   @Flag(help: "Continue from --checkpoint instead of starting over.") var resume = false
   @Option(help: "Append one JSON line of metrics per epoch to this file.") var metrics: String?
   @Option(help: ArgumentHelp(
-    "Sparse training from scratch: srste:N:M (learned N:M, SR-STE), rigl:S or set:S (dynamic sparse training at sparsity S).",
+    "Sparse training from scratch: srste:N:M (learned N:M, SR-STE), rigl:S or set:S (dynamic sparse training at sparsity S), snip:S, grasp:S or synflow:S (prune at initialisation, then train).",
     discussion: "The masks are part of the checkpoint; --resume continues with the same method."))
   var sparse: String?
   @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
@@ -47,8 +47,7 @@ struct Train: ParsableCommand {
     } else {
       trainer = Trainer(spec: try spec(for: train), configuration: try makeConfiguration())
     }
-    let finish = try installSparseTraining(trainer, stepsPerEpoch: (train.count + trainer.configuration.batchSize - 1) / trainer.configuration.batchSize,
-                                           fresh: !resume)
+    let finish = try installSparseTraining(trainer, data: train, fresh: !resume)
     trainer.checkpointPath = checkpoint
     trainer.checkpointEvery = checkpointEvery
     trainer.metricsPath = metrics
@@ -102,7 +101,8 @@ struct Train: ParsableCommand {
 
 /// Installs the configuration's sparse-training method on `trainer`; returns what to run at
 /// the end (SR-STE's hard masks), if anything.
-func installSparseTraining(_ trainer: Trainer, stepsPerEpoch: Int, fresh: Bool) throws -> ((Layer) throws -> Void)? {
+func installSparseTraining(_ trainer: Trainer, data: Dataset, fresh: Bool) throws -> ((Layer) throws -> Void)? {
+  let stepsPerEpoch = (data.count + trainer.configuration.batchSize - 1) / trainer.configuration.batchSize
   guard let spec = trainer.configuration.sparseTraining else { return nil }
   let parts = spec.split(separator: ":").map(String.init)
   let totalSteps = stepsPerEpoch * trainer.configuration.epochs
@@ -124,8 +124,14 @@ func installSparseTraining(_ trainer: Trainer, stepsPerEpoch: Int, fresh: Bool) 
     if fresh { _ = try method.initialize(trainer.model, sparsity: sparsity, allocation: .erdosRenyiKernel) }
     method.install(on: trainer)
     return nil
+  case "snip", "grasp", "synflow":
+    guard parts.count == 2, let sparsity = Double(parts[1]) else { throw ValidationError("--sparse \(parts[0]) needs a sparsity, e.g. \(parts[0]):0.9") }
+    guard fresh else { return nil }  // masks are in the checkpoint
+    let method: SaliencyMethod = parts[0] == "snip" ? .snip : parts[0] == "grasp" ? .grasp : .synflow
+    try Pruning.atInitialisation(trainer.model, method: method, sparsity: sparsity, data: Array(data.batches(size: trainer.configuration.batchSize).prefix(4)))
+    return nil
   default:
-    throw ValidationError("unknown --sparse method '\(spec)'; use srste:N:M, rigl:S or set:S")
+    throw ValidationError("unknown --sparse method '\(spec)'; use srste:N:M, rigl:S, set:S, snip:S, grasp:S or synflow:S")
   }
 }
 

@@ -169,6 +169,23 @@ private func scratch(_ name: String) -> String {
     }
   }
 
+  @Test func soupKeepsSparsityAndInfoReportsPQIndex() throws {
+    let pruned = scratch("soup-base.ckpt")
+    #expect(try winnow(["prune", try trainedCheckpoint(), "--sparsity", "0.7", "--global", "--output", pruned]).status == 0)
+    let soup = try winnow(["soup", pruned, "--ingredients", "2", "--epochs", "1", "--limit", "256"])
+    #expect(soup.status == 0, "\(soup.stderr)")
+    #expect(soup.stdout.contains("soup:") && soup.stdout.contains("masked layers: 70.0%"))
+    let info = try winnow(["info", pruned])
+    #expect(info.status == 0 && info.stdout.contains("global PQI"))
+  }
+
+  @Test func pruningAtInitialisationThenTraining() throws {
+    for method in ["snip:0.8", "synflow:0.8"] {
+      let r = try winnow(["train", "--model", "mlp", "--epochs", "1", "--sparse", method, "--limit", "256"])
+      #expect(r.status == 0, "\(method): \(r.stderr)")
+    }
+  }
+
   @Test func planNamingUnknownLayerIsRejected() throws {
     let plan = scratch("bad-plan.json")
     try Data(#"{"layers": {"fc9.weight": {"sparsity": 0.5}}}"#.utf8).write(to: URL(fileURLWithPath: plan))
