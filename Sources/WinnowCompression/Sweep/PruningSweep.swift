@@ -110,6 +110,11 @@ public struct PruningSweep {
       try Pruning.atInitialisation(fresh, method: saliency, sparsity: s, data: Array(train.batches(size: dense.batchSize).prefix(4)), names: names)
       let epochs = try trainFromScratch(fresh, train)
       return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "pruned at initialisation, trained from scratch for \(epochs) epochs")
+    case .randomERKInit:
+      let fresh = spec.build(seed: dense.seed)
+      try Pruning.random(fresh, sparsity: s, allocation: .erdosRenyiKernel, seed: dense.seed &+ 404)
+      let epochs = try trainFromScratch(fresh, train)
+      return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "pruned at initialisation, trained from scratch for \(epochs) epochs")
     case .randomSameLayers:
       let reference = try clone(base)
       let masks = try Pruning.magnitude(reference, sparsity: s, global: true, names: names)

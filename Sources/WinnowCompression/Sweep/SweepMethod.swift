@@ -18,6 +18,9 @@ public enum SweepMethod: String, Sendable, Codable, CaseIterable {
   case randomSameLayers = "random-same-layers"
   /// Baseline: random pruning with Erdős–Rényi-Kernel per-layer sparsities.
   case randomERK = "random-erk"
+  /// Baseline for pruning at initialisation: random ERK masks on a fresh network, trained
+  /// from scratch for the whole budget (Liu et al. 2022).
+  case randomERKInit = "random-erk-init"
   /// Structured: remove channels (lowest L2 group norm) until about the same number of
   /// parameters remain, then fine-tune.
   case channels
@@ -27,10 +30,10 @@ public enum SweepMethod: String, Sendable, Codable, CaseIterable {
   /// (Liu et al. 2019, "Rethinking the Value of Network Pruning").
   case smallDense = "small-dense"
 
-  public var isBaseline: Bool { [.randomSameLayers, .randomERK, .smallDense].contains(self) }
+  public var isBaseline: Bool { [.randomSameLayers, .randomERK, .randomERKInit, .smallDense].contains(self) }
 
   /// Methods that prune a fresh network and train it from scratch.
-  public var prunesAtInitialisation: Bool { [.snip, .grasp, .synflow].contains(self) }
+  public var prunesAtInitialisation: Bool { [.snip, .grasp, .synflow, .randomERKInit].contains(self) }
 
   /// The N:M pattern with exactly this sparsity, if there is a common one.
   public static func pattern(for sparsity: Double) -> (n: Int, m: Int)? {
