@@ -1,0 +1,134 @@
+/// Sparse weights of a linear layer in one of the stored formats.
+public enum SparseWeights: Sendable {
+  case csr(CSRMatrix)
+  case bsr(BSRMatrix)
+
+  /// Output features `N` (rows of `W`).
+  public var rows: Int {
+    switch self {
+    case .csr(let w): w.rows
+    case .bsr(let w): w.rows
+    }
+  }
+  /// Input features `K` (columns of `W`).
+  public var columns: Int {
+    switch self {
+    case .csr(let w): w.columns
+    case .bsr(let w): w.columns
+    }
+  }
+}
+
+/// The reference sparse linear layer: the oracle every fast SpMM kernel is tested against.
+///
+///     Y[M×N] = X[M×K] · Wᵀ + bias      (W: N×K sparse, bias: N values or nil)
+///
+/// `x` holds `M·K` values row-major, `y` receives `M·N` values row-major (output only).
+/// Accumulates in `Double` over the stored entries. O(M·nnz).
+public func spmmReference(
+  _ w: SparseWeights, x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?,
+  y: UnsafeMutablePointer<Float>
+) {
+  let n = w.rows, k = w.columns
+  for i in 0..<m {
+    let row = x + i * k
+    for j in 0..<n {
+      var acc: Double = bias.map { Double($0[j]) } ?? 0
+      switch w {
+      case .csr(let a):
+        for t in Int(a.rowOffsets[j])..<Int(a.rowOffsets[j + 1]) {
+          acc += Double(a.values[t]) * Double(row[Int(a.columnIndices[t])])
+        }
+      case .bsr(let b):
+        let blockRow = j / b.blockRows, r = j % b.blockRows, size = b.blockRows * b.blockColumns
+        for t in Int(b.blockRowOffsets[blockRow])..<Int(b.blockRowOffsets[blockRow + 1]) {
+          let c0 = Int(b.blockColumnIndices[t]) * b.blockColumns
+          for c in 0..<b.blockColumns where c0 + c < k {
+            acc += Double(b.values[t * size + r * b.blockColumns + c]) * Double(row[c0 + c])
+          }
+        }
+      }
+      y[i * n + j] = Float(acc)
+    }
+  }
+}
+
+/// A named sparse-weight × dense-activation kernel; every entry is tested against
+/// ``spmmReference(_:x:m:bias:y:)`` on each weight format it accepts.
+///
+/// Arguments of `run`: weights, `x` (`M×K`), `M`, bias (`N` values or nil), `y` (`M×N`).
+public struct SpMMKernel: Sendable {
+  public typealias Function = @Sendable (
+    SparseWeights, UnsafePointer<Float>, Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>
+  ) -> Void
+  public let name: String
+  /// Whether `run` takes weights in this format.
+  public let accepts: @Sendable (SparseWeights) -> Bool
+  public let run: Function
+
+  public static let reference = SpMMKernel(name: "f32_spmm__reference", accepts: { _ in true }) {
+    spmmReference($0, x: $1, m: $2, bias: $3, y: $4)
+  }
+  /// CSR, one output row × 32 tokens per register tile (``spmm(_:x:m:bias:y:)-(CSRMatrix,_,_,_,_)``).
+  public static let csr = SpMMKernel(
+    name: "f32_spmm_csr_1x32__simd8",
+    accepts: { if case .csr = $0 { true } else { false } }
+  ) {
+    guard case .csr(let w) = $0 else { preconditionFailure("f32_spmm_csr_1x32__simd8 takes CSR weights") }
+    spmm(w, x: $1, m: $2, bias: $3, y: $4)
+  }
+  /// BSR with any block size, one output row × 32 tokens per register tile.
+  public static let bsr = SpMMKernel(
+    name: "f32_spmm_bsr_1x32__simd8",
+    accepts: { if case .bsr = $0 { true } else { false } }
+  ) {
+    guard case .bsr(let w) = $0 else { preconditionFailure("f32_spmm_bsr_1x32__simd8 takes BSR weights") }
+    spmm(w, x: $1, m: $2, bias: $3, y: $4)
+  }
+  /// Every fast implementation (the reference is not in this list).
+  public static let all: [SpMMKernel] = [.csr, .bsr]
+}
+
+// MARK: - Shared pieces of the fast kernels
+
+// Token tiles: 32 tokens (4 × SIMD8 accumulators, 8 SSE registers) per output row, then 8
+// (padded with zero tokens) for the remainder of M. A 16-token tile measured no better.
+
+/// Below this many remaining tokens, the kernels take dot products straight from `X` instead
+/// of padding a narrow tile (at `M = 1`, padding to 8 would do 8× the work).
+@usableFromInline let spmmMinimumNarrowTokens = 4
+
+/// Packs tokens `m0 ..< m0 + count` of `x` (`M×K` row-major) transposed into `panel`
+/// (`kPadded × width`): `panel[k·width + j] = x[m0 + j, k]`, zero for `j ≥ count` or `k ≥ K`.
+/// Each nonzero weight then updates `width` contiguous tokens.
+@inline(__always)
+func packTokenPanel(
+  _ x: UnsafePointer<Float>, k: Int, m0: Int, count: Int, width: Int, kPadded: Int,
+  into panel: UnsafeMutablePointer<Float>
+) {
+  panel.update(repeating: 0, count: kPadded * width)
+  for j in 0..<count {
+    let row = x + (m0 + j) * k
+    for p in 0..<k { panel[p * width + j] = row[p] }
+  }
+}
+
+/// How many output rows make one parallel chunk worth a thread (~64 K multiply–adds).
+@inline(__always)
+func spmmRowGrain(rows: Int, multiplyAdds: Int) -> Int {
+  max(1, 65_536 * rows / max(1, multiplyAdds))
+}
+
+@inline(__always)
+func loadSIMD8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+  UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Writes `values + bias` to `count` tokens of one output column: `y[(m0 + j)·n + column]`.
+@inline(__always)
+func storeColumn(
+  _ values: SIMD8<Float>, _ bias: Float, y: UnsafeMutablePointer<Float>, n: Int, column: Int,
+  m0: Int, count: Int = 8
+) {
+  for j in 0..<count { y[(m0 + j) * n + column] = values[j] + bias }
+}
