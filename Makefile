@@ -14,5 +14,7 @@ demo: setup
 test: setup
 	swift test -c release
 
+# Benchmarks/ is its own package (never built by `swift build` here). Without
+# --disable-build-manifest-caching SwiftPM can miss changes to this package's targets.
 bench: setup
-	cd Benchmarks && swift run -c release winnow-bench
+	cd Benchmarks && swift run -c release --disable-build-manifest-caching winnow-bench

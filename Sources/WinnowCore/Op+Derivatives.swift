@@ -14,7 +14,11 @@ extension Op {
         x.withUnsafeBufferPointer { px in
           output.withUnsafeBufferPointer { py in
             g.withUnsafeBufferPointer { pg in
-              f.backward(x: px.baseAddress!, y: py.baseAddress!, g: pg.baseAddress!, dx: dx.baseAddress!, count: x.count)
+              parallelFor(x.count, minimumPerChunk: Parallelism.elementwiseGrain) { r in
+                let i = r.lowerBound
+                f.backward(x: px.baseAddress! + i, y: py.baseAddress! + i, g: pg.baseAddress! + i,
+                           dx: dx.baseAddress! + i, count: r.count)
+              }
             }
           }
         }

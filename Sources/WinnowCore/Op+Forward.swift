@@ -9,7 +9,11 @@ extension Op {
     case .unary(let f):
       let x = inputs[0]
       return (Tensor(shape: x.shape) { y in
-        x.withUnsafeBufferPointer { f.forward($0.baseAddress!, y.baseAddress!, count: x.count) }
+        x.withUnsafeBufferPointer { px in
+          parallelFor(x.count, minimumPerChunk: Parallelism.elementwiseGrain) { r in
+            f.forward(px.baseAddress! + r.lowerBound, y.baseAddress! + r.lowerBound, count: r.count)
+          }
+        }
       }, [])
     case .binary(let f):
       return (binaryForward(f, inputs[0], inputs[1]), [])

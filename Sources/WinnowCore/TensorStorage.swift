@@ -2,7 +2,8 @@ import WinnowKernels
 
 /// The buffer behind a ``Tensor``: `count` Float32 values, 64-byte aligned, owned by this object.
 ///
-/// Tensors share storage until one of them is mutated (copy-on-write in ``Tensor``).
+/// Tensors share storage until one of them is mutated (copy-on-write in ``Tensor``). Large
+/// buffers come from and return to a ``BufferPool``, so training steps reuse them.
 public final class TensorStorage: @unchecked Sendable {
   public let count: Int
   public let base: UnsafeMutablePointer<Float>
@@ -11,8 +12,7 @@ public final class TensorStorage: @unchecked Sendable {
   init(uninitializedCount count: Int) {
     precondition(count >= 0, "negative element count \(count)")
     self.count = count
-    let raw = UnsafeMutableRawPointer.allocate(
-      byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+    let raw = BufferPool.shared.take(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
     base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
   }
 
@@ -27,5 +27,5 @@ public final class TensorStorage: @unchecked Sendable {
     return other
   }
 
-  deinit { UnsafeMutableRawPointer(base).deallocate() }
+  deinit { BufferPool.shared.give(UnsafeMutableRawPointer(base), byteCount: max(count, 1) * MemoryLayout<Float>.stride) }
 }

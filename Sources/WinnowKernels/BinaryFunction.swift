@@ -84,14 +84,26 @@ public func broadcastBinary(
   let rank = dims.count
   let inner = dims[rank - 1]
   let ia = stA[rank - 1], ib = stB[rank - 1]
-  if (ia == 0 || ia == 1) && (ib == 0 || ib == 1) {
-    // Inner loop on contiguous or broadcast rows, an odometer over the outer dimensions.
-    forEachOuterIndex(dims, stA, stB) { offA, offB, offOut in
-      function.run(a + offA, ia, b + offB, ib, out + offOut, inner)
+  let outer = total / inner
+  if outer == 1 && (ia == 0 || ia == 1) && (ib == 0 || ib == 1) {
+    // One contiguous run (same shapes, or a scalar operand): split it across threads.
+    parallelFor(inner, minimumPerChunk: Parallelism.elementwiseGrain) { r in
+      let i = r.lowerBound
+      function.run(a + i * ia, ia, b + i * ib, ib, out + i, r.count)
     }
-  } else {
-    forEachOuterIndex(dims, stA, stB) { offA, offB, offOut in
-      for i in 0..<inner { out[offOut + i] = function.apply(a[offA + i * ia], b[offB + i * ib]) }
+    return
+  }
+  // An odometer over the outer dimensions, split across threads by rows.
+  parallelFor(outer, minimumPerChunk: max(1, Parallelism.elementwiseGrain / inner)) { rows in
+    if (ia == 0 || ia == 1) && (ib == 0 || ib == 1) {
+      // Inner loop on contiguous or broadcast rows.
+      forEachOuterIndex(dims, stA, stB, rows) { offA, offB, offOut in
+        function.run(a + offA, ia, b + offB, ib, out + offOut, inner)
+      }
+    } else {
+      forEachOuterIndex(dims, stA, stB, rows) { offA, offB, offOut in
+        for i in 0..<inner { out[offOut + i] = function.apply(a[offA + i * ia], b[offB + i * ib]) }
+      }
     }
   }
 }
@@ -114,17 +126,24 @@ func collapseContiguous(_ dims: inout [Int], _ sa: inout [Int], _ sb: inout [Int
   dims = d; sa = a; sb = b
 }
 
-/// Calls `body(offsetA, offsetB, offsetOut)` for every index of all but the last dimension.
+/// Calls `body(offsetA, offsetB, offsetOut)` for the outer indices `rows` (row-major over all
+/// but the last dimension).
 @inline(__always)
 func forEachOuterIndex(
-  _ dims: [Int], _ sa: [Int], _ sb: [Int], _ body: (Int, Int, Int) -> Void
+  _ dims: [Int], _ sa: [Int], _ sb: [Int], _ rows: Range<Int>, _ body: (Int, Int, Int) -> Void
 ) {
   let rank = dims.count
   let inner = dims[rank - 1]
-  let outer = dims.dropLast().reduce(1, *)
   var index = [Int](repeating: 0, count: max(rank - 1, 0))
   var offA = 0, offB = 0
-  for o in 0..<outer {
+  var rest = rows.lowerBound
+  for axis in stride(from: rank - 2, through: 0, by: -1) {
+    index[axis] = rest % dims[axis]
+    rest /= dims[axis]
+    offA += index[axis] * sa[axis]
+    offB += index[axis] * sb[axis]
+  }
+  for o in rows {
     body(offA, offB, o * inner)
     var axis = rank - 2
     while axis >= 0 {

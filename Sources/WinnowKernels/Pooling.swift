@@ -47,7 +47,11 @@ public func maxPool2d(
 ) {
   let ho = g.outHeight, wo = g.outWidth
   if g.paddingHeight == 0 && g.paddingWidth == 0 {
-    maxPool2dUnpadded(x, g, y, argmax: argmax)
+    if g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideHeight == 2 && g.strideWidth == 2 && wo >= 4 {
+      maxPool2d2x2(x, g, y, argmax: argmax)
+    } else {
+      maxPool2dUnpadded(x, g, y, argmax: argmax)
+    }
     return
   }
   parallelFor(g.planes, minimumPerChunk: 16) { planes in
@@ -108,6 +112,48 @@ func maxPool2dUnpadded(
           }
           dst[oh * wo + ow] = best
           idx[oh * wo + ow] = Int32(truncatingIfNeeded: bestIndex)
+        }
+      }
+    }
+  }
+}
+
+/// ``maxPool2d(_:_:_:argmax:)`` for the common 2×2 window with stride 2 and no padding, four
+/// outputs at a time: one 8-wide load per input row gives the even (left) and odd (right)
+/// columns of four windows. Needs `Wo ≥ 4`; the last group of a row overlaps the previous one.
+func maxPool2d2x2(
+  _ x: UnsafePointer<Float>, _ g: Pool2DGeometry, _ y: UnsafeMutablePointer<Float>,
+  argmax: UnsafeMutablePointer<Int32>
+) {
+  let ho = g.outHeight, wo = g.outWidth, w = g.width
+  precondition(wo >= 4 && 2 * wo <= w, "maxPool2d2x2 needs at least 4 outputs per row")
+  let lanes = SIMD4<Int32>(0, 2, 4, 6)
+  parallelFor(g.planes, minimumPerChunk: 16) { planes in
+    for p in planes {
+      for oh in 0..<ho {
+        let rowOffset = (p * g.height + 2 * oh) * w
+        let top = UnsafeRawPointer(x + rowOffset), bottom = UnsafeRawPointer(x + rowOffset + w)
+        let out = UnsafeMutableRawPointer(y + (p * ho + oh) * wo)
+        let index = UnsafeMutableRawPointer(argmax + (p * ho + oh) * wo)
+        var ow = 0
+        while ow < wo {
+          if ow + 4 > wo { ow = wo - 4 }
+          let t = top.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD8<Float>.self)
+          let b = bottom.loadUnaligned(fromByteOffset: 8 * ow, as: SIMD8<Float>.self)
+          let i0 = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: 2 * oh * w + 2 * ow)) &+ lanes
+          var best = t.evenHalf, bestIndex = i0
+          // In scan order; replace when v > best, or v is NaN and best is not.
+          func visit(_ v: SIMD4<Float>, _ i: SIMD4<Int32>) {
+            let take = (best .== best) .& .!(v .<= best)
+            best.replace(with: v, where: take)
+            bestIndex.replace(with: i, where: take)
+          }
+          visit(t.oddHalf, i0 &+ 1)
+          visit(b.evenHalf, i0 &+ Int32(w))
+          visit(b.oddHalf, i0 &+ Int32(w + 1))
+          out.storeBytes(of: best, toByteOffset: 4 * ow, as: SIMD4<Float>.self)
+          index.storeBytes(of: bestIndex, toByteOffset: 4 * ow, as: SIMD4<Int32>.self)
+          ow += 4
         }
       }
     }

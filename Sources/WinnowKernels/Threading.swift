@@ -30,6 +30,9 @@ public enum Parallelism {
     get { configured > 0 ? configured : activeProcessorCount() }
     set { configured = max(1, newValue) }
   }
+  /// The fewest elements worth one thread in a memory-bound elementwise loop: about 10 µs of
+  /// work, well above the cost of waking a worker (`parallelFor(count, minimumPerChunk:)`).
+  public static let elementwiseGrain = 65_536
 }
 
 private func activeProcessorCount() -> Int {
