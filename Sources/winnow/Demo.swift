@@ -10,6 +10,7 @@ struct Demo: ParsableCommand {
   @Option(help: "Seed for initialisation and shuffling.") var seed: UInt64 = 0
 
   func run() throws {
+    applyThreads(nil)
     let (rawTrain, rawTest) = try Dataset.digits().split(testFraction: 0.2, seed: 0)
     let stats = rawTrain.pixelStatistics
     let train = rawTrain.normalized(mean: stats.mean, standardDeviation: stats.standardDeviation)

@@ -135,8 +135,9 @@ func installSparseTraining(_ trainer: Trainer, data: Dataset, fresh: Bool) throw
   }
 }
 
+/// One thread pool: Winnow's. OpenBLAS runs single-threaded and `sgemm` splits large products
+/// over Winnow's threads (two pools on two cores slow each other down; see PERFORMANCE.md).
 func applyThreads(_ threads: Int?) {
-  guard let threads else { return }
-  BLASThreads.set(threads)
-  Parallelism.threads = threads
+  BLASThreads.set(1)
+  if let threads { Parallelism.threads = threads }
 }
