@@ -27,7 +27,7 @@ public func spmm(
 }
 
 /// Unsafe views of a ``BSRMatrix`` for the inner loops.
-struct BSRRows {
+struct BSRRows: SparseRowKernels {
   let offsets: UnsafeBufferPointer<Int32>
   let indices: UnsafeBufferPointer<Int32>
   let values: UnsafeBufferPointer<Float>
@@ -38,28 +38,10 @@ struct BSRRows {
     _ chunk: Range<Int>, x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>
   ) {
-    let width = 32, narrow = 8  // the panel strides of tile32 and tile8
     // Padding columns of edge blocks meet zero panel rows.
     let kPadded = (k + blockColumns - 1) / blockColumns * blockColumns
     let outputRows = chunk.lowerBound * blockRows..<min(n, chunk.upperBound * blockRows)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, kPadded * width)) { buffer in
-      let panel = buffer.baseAddress!
-      var m0 = 0
-      while m - m0 >= width {
-        packTokenPanel(x, k: k, m0: m0, count: width, width: width, kPadded: kPadded, into: panel)
-        for row in outputRows { tile32(row, panel: panel, bias: bias, y: y, m0: m0) }
-        m0 += width
-      }
-      while m - m0 >= spmmMinimumNarrowTokens {
-        let count = min(narrow, m - m0)
-        packTokenPanel(x, k: k, m0: m0, count: count, width: narrow, kPadded: kPadded, into: panel)
-        for row in outputRows { tile8(row, panel: panel, bias: bias, y: y, m0: m0, count: count) }
-        m0 += count
-      }
-      for token in m0..<m {
-        for row in outputRows { dot(row, x: x + token * k, bias: bias, y: y + token * n) }
-      }
-    }
+    runTokenPanels(self, rows: outputRows, kPadded: kPadded, x: x, m: m, bias: bias, y: y)
   }
 
   /// Stored blocks of `row`'s block row, and where `row`'s values start inside block 0.

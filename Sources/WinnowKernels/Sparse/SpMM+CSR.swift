@@ -31,7 +31,7 @@ public func spmm(
 }
 
 /// Unsafe views of a ``CSRMatrix`` for the inner loops (no retain/release, no bounds checks).
-struct CSRRows {
+struct CSRRows: SparseRowKernels {
   let offsets: UnsafeBufferPointer<Int32>
   let indices: UnsafeBufferPointer<Int32>
   let values: UnsafeBufferPointer<Float>
@@ -42,25 +42,7 @@ struct CSRRows {
     _ chunk: Range<Int>, x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>
   ) {
-    let width = 32, narrow = 8  // the panel strides of tile32 and tile8
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, k * width)) { buffer in
-      let panel = buffer.baseAddress!
-      var m0 = 0
-      while m - m0 >= width {
-        packTokenPanel(x, k: k, m0: m0, count: width, width: width, kPadded: k, into: panel)
-        for row in chunk { tile32(row, panel: panel, bias: bias, y: y, m0: m0) }
-        m0 += width
-      }
-      while m - m0 >= spmmMinimumNarrowTokens {
-        let count = min(narrow, m - m0)
-        packTokenPanel(x, k: k, m0: m0, count: count, width: narrow, kPadded: k, into: panel)
-        for row in chunk { tile8(row, panel: panel, bias: bias, y: y, m0: m0, count: count) }
-        m0 += count
-      }
-      for token in m0..<m {
-        for row in chunk { dot(row, x: x + token * k, bias: bias, y: y + token * n) }
-      }
-    }
+    runTokenPanels(self, rows: chunk, kPadded: k, x: x, m: m, bias: bias, y: y)
   }
 
   @inline(__always)

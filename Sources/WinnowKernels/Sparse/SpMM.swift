@@ -113,6 +113,48 @@ func packTokenPanel(
   }
 }
 
+/// The per-row kernels of one sparse format, driven over token panels by ``runTokenPanels``.
+protocol SparseRowKernels {
+  var n: Int { get }
+  var k: Int { get }
+  /// Row `row` for the 32 tokens of `panel` (stride 32).
+  func tile32(_ row: Int, panel: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, m0: Int)
+  /// Row `row` for the first `count ≤ 8` tokens of `panel` (stride 8).
+  func tile8(_ row: Int, panel: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, m0: Int, count: Int)
+  /// Row `row` for one token, as a sparse dot product.
+  func dot(_ row: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>)
+}
+
+/// Runs output rows `rows` for all `m` tokens: 32-token panels, then padded 8-token panels,
+/// then plain dot products for the last few tokens (so `M = 1` is not padded). The panel has
+/// `kPadded ≥ K` rows; rows past `K` are zero (block formats read them).
+@inline(__always)
+func runTokenPanels<Kernels: SparseRowKernels>(
+  _ kernels: Kernels, rows: Range<Int>, kPadded: Int, x: UnsafePointer<Float>, m: Int,
+  bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+) {
+  let (n, k) = (kernels.n, kernels.k)
+  let width = 32, narrow = 8  // the panel strides of tile32 and tile8
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, kPadded * width)) { buffer in
+    let panel = buffer.baseAddress!
+    var m0 = 0
+    while m - m0 >= width {
+      packTokenPanel(x, k: k, m0: m0, count: width, width: width, kPadded: kPadded, into: panel)
+      for row in rows { kernels.tile32(row, panel: panel, bias: bias, y: y, m0: m0) }
+      m0 += width
+    }
+    while m - m0 >= spmmMinimumNarrowTokens {
+      let count = min(narrow, m - m0)
+      packTokenPanel(x, k: k, m0: m0, count: count, width: narrow, kPadded: kPadded, into: panel)
+      for row in rows { kernels.tile8(row, panel: panel, bias: bias, y: y, m0: m0, count: count) }
+      m0 += count
+    }
+    for token in m0..<m {
+      for row in rows { kernels.dot(row, x: x + token * k, bias: bias, y: y + token * n) }
+    }
+  }
+}
+
 /// How many output rows make one parallel chunk worth a thread (~64 K multiply–adds).
 @inline(__always)
 func spmmRowGrain(rows: Int, multiplyAdds: Int) -> Int {
