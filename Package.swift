@@ -45,7 +45,7 @@ let package = Package(
       dependencies: ["Winnow", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
     // MARK: - Tests
-    .target(name: "WinnowTestSupport", dependencies: ["WinnowCore"], path: "Tests/WinnowTestSupport"),
+    .target(name: "WinnowTestSupport", dependencies: ["WinnowCore", "WinnowNN"], path: "Tests/WinnowTestSupport"),
     .testTarget(name: "WinnowKernelsTests", dependencies: ["WinnowKernels", "WinnowTestSupport"]),
     .testTarget(name: "WinnowCoreTests", dependencies: ["WinnowCore", "WinnowTestSupport"]),
     .testTarget(

@@ -5,11 +5,6 @@ import WinnowCore
 import WinnowNN
 import WinnowTestSupport
 
-private func smallDigits() throws -> (Dataset, Dataset) {
-  let (train, test) = try Dataset.digits().split(testFraction: 0.2, seed: 0)
-  return (train.subset(Array(0..<256)), test.subset(Array(0..<64)))
-}
-
 private func configuration(epochs: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   c.epochs = epochs

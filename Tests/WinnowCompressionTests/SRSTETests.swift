@@ -5,11 +5,6 @@ import WinnowCore
 import WinnowNN
 import WinnowTestSupport
 
-private func smallDigits() throws -> (Dataset, Dataset) {
-  let (train, test) = try Dataset.digits().split(testFraction: 0.2, seed: 0)
-  return (train.subset(Array(0..<256)), test.subset(Array(0..<128)))
-}
-
 private func configuration(epochs: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   c.epochs = epochs
@@ -90,7 +85,7 @@ private func expectPattern(_ mask: Tensor, values: Tensor, n: Int, m: Int, _ wha
   }
 
   @Test func everyForwardAndTheFinalModelAreExactlyNM() throws {
-    let (train, test) = try smallDigits()
+    let (train, test) = try smallDigits(test: 128)
     let trainer = Trainer(spec: mlp, configuration: configuration(epochs: 2))
     let names = SRSTE.eligibleParameters(of: trainer.model, m: 4)
     #expect(names == ["fc1.weight", "fc2.weight", "fc3.weight"])
@@ -157,7 +152,7 @@ private func expectPattern(_ mask: Tensor, values: Tensor, n: Int, m: Int, _ wha
   }
 
   @Test func resumedRunEqualsUninterrupted() throws {
-    let (train, test) = try smallDigits()
+    let (train, test) = try smallDigits(test: 128)
     let decay = try GradientFlowDecay(.maskExponential(rate: 0.2), denseSteps: 3, sparseStart: 20)
     func method(_ model: Layer) throws -> SRSTE {
       try SRSTE(n: 1, m: 4, decay: decay, names: SRSTE.eligibleParameters(of: model, m: 4))

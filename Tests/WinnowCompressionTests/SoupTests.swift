@@ -5,11 +5,6 @@ import WinnowCore
 import WinnowNN
 import WinnowTestSupport
 
-private func smallDigits(_ count: Int) throws -> (Dataset, Dataset) {
-  let (train, test) = try Dataset.digits().split(testFraction: 0.2, seed: 0)
-  return (train.subset(Array(0..<count)), test.subset(Array(0..<128)))
-}
-
 private func configuration(seed: UInt64, learningRate: Float = 0.05) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   c.epochs = 1
@@ -35,7 +30,7 @@ private func buffers(_ model: Layer) -> [String: Tensor] {
 
 @Suite struct SparseModelSoupTests {
   @Test func soupKeepsTheMaskExactlyAndAveragesTheIngredients() throws {
-    let (train, test) = try smallDigits(384)
+    let (train, test) = try smallDigits(train: 384, test: 128)
     let base = try prunedBase(ModelSpec(.mlp, inputShape: [1, 8, 8], classes: 10), train: train, sparsity: 0.8)
     let ingredients = [configuration(seed: 1), configuration(seed: 2), configuration(seed: 3, learningRate: 0.02)]
     let result = try SparseModelSoup.run(base: base, ingredients: ingredients, train: train, test: test)
@@ -63,7 +58,7 @@ private func buffers(_ model: Layer) -> [String: Tensor] {
   /// Recalibration is a pure function of the weights and the data: running it again on the
   /// soup changes nothing; without it the soup keeps the ingredients' mean statistics.
   @Test func batchNormStatisticsAreRecomputedForTheSoup() throws {
-    let (train, test) = try smallDigits(128)
+    let (train, test) = try smallDigits(train: 128, test: 128)
     let spec = ModelSpec(.resnet8, inputShape: [1, 8, 8], classes: 10)
     let base = try prunedBase(spec, train: train, sparsity: 0.5)
     let ingredients = [configuration(seed: 1), configuration(seed: 2)]
@@ -102,7 +97,7 @@ private func buffers(_ model: Layer) -> [String: Tensor] {
   }
 
   @Test func invalidSoupsAreRejected() throws {
-    let (train, test) = try smallDigits(64)
+    let (train, test) = try smallDigits(train: 64, test: 128)
     let spec = ModelSpec(.mlp, inputShape: [1, 8, 8], classes: 10)
     let base = SparseModelSoup.Base(spec: spec, model: spec.build(seed: 0))
     #expect(throws: PruningError.self) { try SparseModelSoup.run(base: base, ingredients: [], train: train, test: test) }

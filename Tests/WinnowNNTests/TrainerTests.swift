@@ -1,14 +1,10 @@
 import Foundation
 import Testing
+import WinnowTestSupport
 import WinnowCore
 import WinnowNN
 
 /// A small slice of the digits so each run takes a fraction of a second.
-private func smallDigits() throws -> (Dataset, Dataset) {
-  let (train, test) = try Dataset.digits().split(testFraction: 0.2, seed: 0)
-  return (train.subset(Array(0..<256)), test.subset(Array(0..<64)))
-}
-
 private func configuration(epochs: Int = 2, optimizer: TrainingConfiguration.OptimizerKind = .sgd) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   c.epochs = epochs
