@@ -47,7 +47,8 @@ public func loadModel(from checkpoint: Checkpoint, file: String) throws -> Layer
   do {
     try checkpoint.restore(into: model, file: file)
     return model
-  } catch let error as FormatError {
+  } catch {
+    // `restore` throws only FormatError; only a shape mismatch can be a smaller model.
     guard case .shapeMismatch = error else { throw error }
     var shapes: [String: [Int]] = [:]
     for (name, t) in checkpoint.tensors where name.hasPrefix("model.") { shapes[String(name.dropFirst(6))] = t.shape }
