@@ -15,6 +15,8 @@ let package = Package(
     .library(name: "WinnowCore", targets: ["WinnowCore"]),
     .library(name: "WinnowNN", targets: ["WinnowNN"]),
     .library(name: "WinnowCompression", targets: ["WinnowCompression"]),
+    .library(name: "WinnowRuntime", targets: ["WinnowRuntime"]),
+    .library(name: "WinnowFormats", targets: ["WinnowFormats"]),
     .executable(name: "winnow", targets: ["winnow"]),
   ],
   dependencies: [
@@ -39,7 +41,13 @@ let package = Package(
     .target(name: "WinnowCore", dependencies: ["WinnowKernels", "CZlib"]),
     .target(name: "WinnowNN", dependencies: ["WinnowCore"]),
     .target(name: "WinnowCompression", dependencies: ["WinnowNN"]),
-    .target(name: "Winnow", dependencies: ["WinnowKernels", "WinnowCore", "WinnowNN", "WinnowCompression"]),
+    .target(name: "WinnowRuntime", dependencies: ["WinnowCompression"]),
+    .target(name: "WinnowFormats", dependencies: ["WinnowRuntime"]),
+    .target(
+      name: "Winnow",
+      dependencies: [
+        "WinnowKernels", "WinnowCore", "WinnowNN", "WinnowCompression", "WinnowRuntime", "WinnowFormats",
+      ]),
     .executableTarget(
       name: "winnow",
       dependencies: ["Winnow", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -53,6 +61,10 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(name: "WinnowCompressionTests", dependencies: ["WinnowCompression", "WinnowTestSupport"],
                 resources: [.copy("Fixtures")]),
+    .testTarget(name: "WinnowRuntimeTests", dependencies: ["WinnowRuntime", "WinnowTestSupport"]),
+    .testTarget(
+      name: "WinnowFormatsTests", dependencies: ["WinnowFormats", "WinnowTestSupport"],
+      resources: [.copy("Fixtures")]),
     // Runs the built `winnow` executable: exit codes and messages as a user sees them.
     .testTarget(name: "WinnowCLITests", dependencies: ["winnow", "WinnowNN"]),
   ]

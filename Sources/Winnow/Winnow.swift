@@ -2,3 +2,5 @@
 @_exported import WinnowCore
 @_exported import WinnowNN
 @_exported import WinnowCompression
+@_exported import WinnowRuntime
+@_exported import WinnowFormats

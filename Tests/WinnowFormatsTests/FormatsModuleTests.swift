@@ -1,0 +1,6 @@
+import Testing
+import WinnowFormats
+
+@Suite struct FormatsModuleTests {
+  @Test func moduleLinks() { #expect(String(describing: WinnowFormats.self) == "WinnowFormats") }
+}

@@ -1,0 +1,6 @@
+import Testing
+import WinnowRuntime
+
+@Suite struct RuntimeModuleTests {
+  @Test func moduleLinks() { #expect(String(describing: WinnowRuntime.self) == "WinnowRuntime") }
+}
