@@ -1,0 +1,99 @@
+/// What a kernel applies to its output tile before storing it (fused epilogue).
+public enum EpilogueActivation: String, Sendable, Hashable, CaseIterable {
+  case none
+  case relu
+
+  /// Applies the activation to `count` values in place (the unfused path and the reference).
+  @inlinable
+  public func apply(_ y: UnsafeMutablePointer<Float>, count: Int) {
+    switch self {
+    case .none: return
+    case .relu: for i in 0..<count where !(y[i] > 0) { y[i] = 0 }
+    }
+  }
+}
+
+/// The weights of one linear map packed for inference in some storage format.
+///
+///     Y[M×N] = activation(X[M×K] · Wᵀ + bias)      (W: N×K, bias: N values or nil)
+///
+/// `x` holds `M·K` values row-major, `y` receives `M·N` values row-major (output only).
+/// Every format takes and returns Float32; formats with integer weights quantize the
+/// activations inside `multiply` (dynamically or with a stored scale). The runtime compiles
+/// every Linear and convolution (through im2col, or directly for 1×1) into one of these.
+public protocol PackedLinearWeights: Sendable {
+  /// Output features `N` (rows of `W`).
+  var outputFeatures: Int { get }
+  /// Input features `K` (columns of `W`).
+  var inputFeatures: Int { get }
+  /// Kernel descriptor, what then how: `f32_gemm__blas`, `f32_spmm_csr_1x32__simd8`.
+  var kernelName: String { get }
+  /// Bytes of packed weight data (values, indices, scales), without bias.
+  var packedByteCount: Int { get }
+  /// `y = activation(x · Wᵀ + bias)`; may split work over `Parallelism.threads`.
+  func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>)
+}
+
+/// Dense Float32 weights on the platform BLAS: the baseline every packed format is timed against.
+public struct DenseLinearWeights: PackedLinearWeights, Equatable {
+  public let outputFeatures: Int
+  public let inputFeatures: Int
+  /// `W` row-major, `N×K`.
+  public let values: [Float]
+
+  public init(values: [Float], outputFeatures: Int, inputFeatures: Int) {
+    precondition(values.count == outputFeatures * inputFeatures, "dense weights: \(values.count) values for \(outputFeatures)×\(inputFeatures)")
+    self.values = values
+    self.outputFeatures = outputFeatures
+    self.inputFeatures = inputFeatures
+  }
+
+  public var kernelName: String { "f32_gemm__blas" }
+  public var packedByteCount: Int { values.count * MemoryLayout<Float>.size }
+
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    let n = outputFeatures, k = inputFeatures
+    guard m > 0, n > 0 else { return }
+    values.withUnsafeBufferPointer { w in
+      if let bias {
+        for i in 0..<m { (y + i * n).update(from: bias, count: n) }
+      }
+      sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
+            b: w.baseAddress!, ldb: k, beta: bias == nil ? 0 : 1, c: y, ldc: n)
+    }
+    activation.apply(y, count: m * n)
+  }
+}
+
+extension CSRMatrix: PackedLinearWeights {
+  public var outputFeatures: Int { rows }
+  public var inputFeatures: Int { columns }
+  public var kernelName: String { SpMMKernel.csr.name }
+  public var packedByteCount: Int { values.count * 8 + rowOffsets.count * 4 }
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    spmm(self, x: x, m: m, bias: bias, y: y)
+    activation.apply(y, count: m * rows)
+  }
+}
+
+extension BSRMatrix: PackedLinearWeights {
+  public var outputFeatures: Int { rows }
+  public var inputFeatures: Int { columns }
+  public var kernelName: String { "f32_spmm_bsr_\(blockRows)x\(blockColumns)__simd8" }
+  public var packedByteCount: Int { values.count * 4 + blockColumnIndices.count * 4 + blockRowOffsets.count * 4 }
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>
+  ) {
+    spmm(self, x: x, m: m, bias: bias, y: y)
+    activation.apply(y, count: m * rows)
+  }
+}

@@ -1,0 +1,61 @@
+import Testing
+import WinnowKernels
+
+/// Every packed format against the dense reference `activation(X·Wᵀ + b)` in Double.
+@Suite struct PackedLinearTests {
+  static func reference(
+    w: [Float], n: Int, k: Int, x: [Float], m: Int, bias: [Float]?, activation: EpilogueActivation
+  ) -> [Float] {
+    var y = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+      for j in 0..<n {
+        var acc = Double(bias?[j] ?? 0)
+        for p in 0..<k { acc += Double(x[i * k + p]) * Double(w[j * k + p]) }
+        y[i * n + j] = activation == .relu ? Float(max(acc, 0)) : Float(acc)
+      }
+    }
+    return y
+  }
+
+  /// Deterministic values in [-1, 1).
+  static func values(_ count: Int, seed: UInt64) -> [Float] {
+    var s = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return (0..<count).map { _ in
+      s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Float(s >> 40) * 0x1p-23 - 1
+    }
+  }
+
+  @Test(arguments: [(1, 7, 5), (3, 16, 33), (40, 9, 64)])
+  func formatsAgreeWithDense(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
+    let w = Self.values(n * k, seed: 1).enumerated().map { $0.offset % 3 == 0 ? $0.element / 2 : 0 }
+    let x = Self.values(m * k, seed: 2).map { $0 / 2 }
+    let bias = Self.values(n, seed: 3).map { $0 / 2 }
+    let formats: [any PackedLinearWeights] = [
+      DenseLinearWeights(values: w, outputFeatures: n, inputFeatures: k),
+      CSRMatrix(dense: w, rows: n, columns: k),
+      BSRMatrix(dense: w, rows: n, columns: k, blockRows: 4, blockColumns: 1),
+    ]
+    for format in formats {
+      for activation in EpilogueActivation.allCases {
+        for b in [nil, bias] {
+          let expected = Self.reference(w: w, n: n, k: k, x: x, m: m, bias: b, activation: activation)
+          var y = [Float](repeating: .nan, count: m * n)
+          x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+              if let b {
+                b.withUnsafeBufferPointer { format.multiply(xp.baseAddress!, m: m, bias: $0.baseAddress, activation: activation, into: yp.baseAddress!) }
+              } else {
+                format.multiply(xp.baseAddress!, m: m, bias: nil, activation: activation, into: yp.baseAddress!)
+              }
+            }
+          }
+          // Float32 sums of ≤ 64 terms of size ≤ 0.25: well inside 1e-4 absolute.
+          let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
+          #expect(worst < 1e-4, "\(format.kernelName) \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
+        }
+      }
+    }
+  }
+}
