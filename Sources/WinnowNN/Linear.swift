@@ -57,6 +57,17 @@ public final class Conv2d: Layer {
     self.groups = groups
   }
 
+  /// A convolution with the given weights (`out×in×kH×kW`, groups 1) and geometry.
+  public init(weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)) {
+    precondition(weight.rank == 4, "Conv2d weight must be out×in×kH×kW, got \(weight.shape)")
+    self.weight = Parameter(weight)
+    self.bias = bias.map { Parameter($0) }
+    self.stride = stride
+    self.padding = padding
+    self.dilation = dilation
+    groups = 1
+  }
+
   public var inChannels: Int { weight.shape[1] * groups }
   public var outChannels: Int { weight.shape[0] }
 

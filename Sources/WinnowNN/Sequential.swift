@@ -13,6 +13,15 @@ public final class Sequential: Layer {
     self.layers = layers.map { (name: $0.0, layer: $0.1) }
   }
 
+  /// Replaces the child called `name` by `layer` (e.g. a layer by its factorization).
+  /// Returns false, changing nothing, when there is no such child.
+  @discardableResult
+  public func replaceLayer(named name: String, with layer: Layer) -> Bool {
+    guard let i = layers.firstIndex(where: { $0.name == name }) else { return false }
+    layers[i].layer = layer
+    return true
+  }
+
   public func forward(_ input: Tensor, _ context: ForwardContext) -> Tensor {
     layers.reduce(input) { x, entry in entry.layer.forward(x, context) }
   }

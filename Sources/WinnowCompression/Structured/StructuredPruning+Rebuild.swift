@@ -41,18 +41,21 @@ extension StructuredPruning {
   }
 }
 
-/// The model stored in `checkpoint`, including structurally pruned (smaller) ones.
+/// The model stored in `checkpoint`, including structurally pruned (smaller) and low-rank
+/// factorized ones (``LowRankFactorization/rebuild(_:toShapes:)``).
 public func loadModel(from checkpoint: Checkpoint, file: String) throws -> Layer {
+  var shapes: [String: [Int]] = [:]
+  for (name, t) in checkpoint.tensors where name.hasPrefix("model.") { shapes[String(name.dropFirst(6))] = t.shape }
   let model = checkpoint.spec.build(seed: 0)
+  try LowRankFactorization.rebuild(model, toShapes: shapes)
   do {
     try checkpoint.restore(into: model, file: file)
     return model
   } catch {
     // `restore` throws only FormatError; only a shape mismatch can be a smaller model.
     guard case .shapeMismatch = error else { throw error }
-    var shapes: [String: [Int]] = [:]
-    for (name, t) in checkpoint.tensors where name.hasPrefix("model.") { shapes[String(name.dropFirst(6))] = t.shape }
     let smaller = checkpoint.spec.build(seed: 0)
+    try LowRankFactorization.rebuild(smaller, toShapes: shapes)
     // Not a structured pruning of this architecture: report the original shape error.
     guard (try? StructuredPruning.rebuild(smaller, inputShape: checkpoint.spec.inputShape, toShapes: shapes)) != nil else {
       throw error
