@@ -29,6 +29,8 @@ uint32_t winnow_cpu_features(void) {
   if (zmm_ok && ((b >> 16) & 1)) bits |= WINNOW_CPU_AVX512F;
   if (zmm_ok && ((b >> 30) & 1)) bits |= WINNOW_CPU_AVX512BW;
   if (zmm_ok && ((c >> 11) & 1)) bits |= WINNOW_CPU_AVX512VNNI;
+  if (zmm_ok && ((b >> 31) & 1)) bits |= WINNOW_CPU_AVX512VL;
+  if (zmm_ok && ((c >> 14) & 1)) bits |= WINNOW_CPU_AVX512VPOPCNTDQ;
   if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;
   if (amx_ok && ((d >> 22) & 1)) bits |= WINNOW_CPU_AMX_BF16;
   return bits;

@@ -36,25 +36,38 @@ import WinnowKernels
       DenseLinearWeights(values: w, outputFeatures: n, inputFeatures: k),
       CSRMatrix(dense: w, rows: n, columns: k),
       BSRMatrix(dense: w, rows: n, columns: k, blockRows: 4, blockColumns: 1),
+      BSRMatrix(dense: w, rows: n, columns: k, blockRows: 8, blockColumns: 1),
+      BSRMatrix(dense: w, rows: n, columns: k, blockRows: 1, blockColumns: 4),
     ]
     for format in formats {
-      for activation in EpilogueActivation.allCases {
-        for b in [nil, bias] {
-          let expected = Self.reference(w: w, n: n, k: k, x: x, m: m, bias: b, activation: activation)
-          var y = [Float](repeating: .nan, count: m * n)
-          x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-              if let b {
-                b.withUnsafeBufferPointer { format.multiply(xp.baseAddress!, m: m, bias: $0.baseAddress, activation: activation, into: yp.baseAddress!) }
-              } else {
-                format.multiply(xp.baseAddress!, m: m, bias: nil, activation: activation, into: yp.baseAddress!)
+      for path in KernelPath.allCases {
+        expectMatchesReference(format, w: w, n: n, k: k, x: x, m: m, bias: bias, path: path)
+      }
+    }
+  }
+
+  func expectMatchesReference(
+    _ format: any PackedLinearWeights, w: [Float], n: Int, k: Int, x: [Float], m: Int, bias: [Float],
+    path: KernelPath
+  ) {
+    for activation in EpilogueActivation.allCases {
+      for b in [nil, bias] {
+        let expected = Self.reference(w: w, n: n, k: k, x: x, m: m, bias: b, activation: activation)
+        var y = [Float](repeating: .nan, count: m * n)
+        x.withUnsafeBufferPointer { xp in
+          y.withUnsafeMutableBufferPointer { yp in
+            if let b {
+              b.withUnsafeBufferPointer {
+                format.multiply(xp.baseAddress!, m: m, bias: $0.baseAddress, activation: activation, into: yp.baseAddress!, path: path)
               }
+            } else {
+              format.multiply(xp.baseAddress!, m: m, bias: nil, activation: activation, into: yp.baseAddress!, path: path)
             }
           }
-          // Float32 sums of ≤ 64 terms of size ≤ 0.25: well inside 1e-4 absolute.
-          let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
-          #expect(worst < 1e-4, "\(format.kernelName) \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
         }
+        // Float32 sums of ≤ 64 terms of size ≤ 0.25: well inside 1e-4 absolute.
+        let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-4, "\(format.kernelName(for: path)) \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
       }
     }
   }

@@ -22,7 +22,7 @@ private func weights(n: Int, k: Int, sparsity: Double, seed: UInt64) -> [Float] 
 /// The weight formats each test runs through: CSR and BSR with several block shapes.
 private func formats(_ dense: [Float], n: Int, k: Int) -> [SparseWeights] {
   [.csr(CSRMatrix(dense: dense, rows: n, columns: k))]
-    + [(1, 1), (1, 4), (4, 1), (8, 1), (2, 3)].map { (r, c) in
+    + [(1, 1), (1, 4), (4, 1), (8, 1), (2, 3), (16, 1), (6, 2)].map { (r, c) in
       .bsr(BSRMatrix(dense: dense, rows: n, columns: k, blockRows: r, blockColumns: c))
     }
 }
@@ -106,6 +106,13 @@ private let featureEdges = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33]
     for (index, k) in featureEdges.enumerated() where (index + n) % 3 == 0 || k == n {
       expectKernelsMatch(n: n, k: k, ms: tokenEdges, sparsity: sparsity)
     }
+  }
+
+  /// Token counts around the AVX-512 kernel's 64-token panel and 32-token half panel (the
+  /// tile edges above cover its 16-row tile and 16-wide transposes).
+  @Test(arguments: [0.0, 0.9, 1.0])
+  func kernelsMatchReferenceOnPanelEdges(sparsity: Double) {
+    expectKernelsMatch(n: 33, k: 19, ms: [47, 48, 49, 63, 64, 65, 127, 128, 129], sparsity: sparsity)
   }
 
   /// Each M both with and without bias.

@@ -13,79 +13,82 @@ import CRawBLAS
 /// library itself calls there; sgemm is ~7× slower for one row). Rates are dense-equivalent,
 /// `2·M·N·K / t`, so a sparse kernel beats dense exactly when its rate is higher.
 enum SpMMBenchmark {
-  struct Shape {
-    var name: String, m: Int, k: Int, n: Int
-    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
-  }
-
-  static let shapes = [
-    Shape(name: "MiniLM FFN up", m: 128, k: 384, n: 1536),
-    Shape(name: "MiniLM FFN down", m: 128, k: 1536, n: 384),
-    Shape(name: "MiniLM attention proj", m: 128, k: 384, n: 384),
-    Shape(name: "4096² GEMV", m: 1, k: 4096, n: 4096),
-    Shape(name: "4096² batch 128", m: 128, k: 4096, n: 4096),
-  ]
+  static let shapes = PackedBenchmark.miniLM + PackedBenchmark.large
   static let sparsities = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
-  /// BSR blocks: 1 output row × 4 consecutive inputs, so one index serves 4 weights.
-  static let blockRows = 1, blockColumns = 4
+  /// BSR block shapes (rows × columns): 1×4 shares an index over 4 inputs, 4×1 and 8×1 share
+  /// each activation load over 4 or 8 output rows.
+  static let blockShapes = [(1, 4), (4, 1), (8, 1)]
 
   static func run(threads: [Int], sampler: QuietSampler) {
     say("## SpMM: sparse weights × dense activations vs dense BLAS (Y[M×N] = X[M×K]·Wᵀ + bias)\n")
-    say("CSR: unstructured random sparsity. BSR: random \(blockRows)×\(blockColumns) blocks. "
-        + "GFLOP/s are dense-equivalent (2·M·N·K / t); speed-up = dense time / sparse time.\n")
-    say("| shape | M | K | N | threads | sparsity | dense ms | CSR ms | BSR ms | dense GFLOP/s | CSR GFLOP/s "
-        + "| BSR GFLOP/s | CSR speed-up | BSR speed-up | samples dense; CSR; BSR |")
-    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    say("CSR: unstructured random sparsity; `simd8` = portable Swift kernel, `avx512` = C kernel. "
+        + "BSR r×c: random r×c blocks (AVX-512 kernel). Speed-up = dense time / sparse time "
+        + "(dense-equivalent GFLOP/s = 2·M·N·K / t).\n")
+    let blocks = blockShapes.map { "BSR \($0.0)×\($0.1)" }
+    say("| shape | M | K | N | thr | sparsity | dense ms | CSR simd8 ms | CSR avx512 ms | "
+        + blocks.map { "\($0) ms" }.joined(separator: " | ") + " | dense GFLOP/s | CSR avx512 GFLOP/s | "
+        + "CSR simd8 ×| CSR avx512 × | " + blocks.map { "\($0) ×" }.joined(separator: " | ") + " | samples |")
+    say("|---|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: 6 + 2 * blocks.count) + "---|")
     var crossovers: [String] = []
-    for shape in shapes {
+    for shape in PackedBenchmark.selected(shapes) {
       for t in threads {
         let crossover = runShape(shape, threads: t, sampler: sampler)
-        crossovers.append("\(shape.name) (M=\(shape.m)), \(t) thread(s): "
-                          + (crossover.map { "CSR first beats dense at \(percent($0))" } ?? "CSR never beats dense up to 98 %"))
+        crossovers.append("\(shape.name) (M=\(shape.m)), \(t) thread(s): " + crossover)
       }
     }
-    say("\nCrossover (lowest measured sparsity where CSR is faster than dense):\n")
+    say("\nCrossover (lowest measured sparsity where the format is faster than dense):\n")
     for line in crossovers { say("- \(line)") }
     say("")
   }
 
-  /// Measures one shape at one thread count over all sparsities; returns the CSR crossover.
-  static func runShape(_ shape: Shape, threads t: Int, sampler: QuietSampler) -> Double? {
+  /// Measures one shape at one thread count over all sparsities; returns the crossovers.
+  static func runShape(_ shape: PackedBenchmark.Shape, threads t: Int, sampler: QuietSampler) -> String {
     setThreads(t)
     let (m, k, n) = (shape.m, shape.k, shape.n)
     var random = SplitMix(seed: UInt64(m * 31 + k * 7 + n))
     let x = (0..<m * k).map { _ in random.nextFloat() }
     let bias = (0..<n).map { _ in random.nextFloat() }
     var y = [Float](repeating: 0, count: m * n)
-    var crossover: Double?
+    var crossover = [String: Double]()
     for sparsity in sparsities {
       let unstructured = (0..<n * k).map { _ in random.nextUnit() < sparsity ? 0 : random.nextFloat() }
-      let blocked = blockedWeights(n: n, k: k, sparsity: sparsity, using: &random)
       let csr = CSRMatrix(dense: unstructured, rows: n, columns: k)
-      let bsr = BSRMatrix(dense: blocked, rows: n, columns: k, blockRows: blockRows, blockColumns: blockColumns)
+      let bsrs = blockShapes.map { (r, c) in
+        BSRMatrix(dense: blockedWeights(n: n, k: k, sparsity: sparsity, blockRows: r, blockColumns: c, using: &random),
+                  rows: n, columns: k, blockRows: r, blockColumns: c)
+      }
       // Raw BLAS threads itself (`setThreads` leaves BLAS at 1 thread for the library).
       let dense = {
         BLASThreads.set(t)
         defer { BLASThreads.set(1) }
         denseLinear(unstructured, x: x, bias: bias, y: &y, m: m, n: n, k: k)
       }
-      let sparseCSR = { spmm(csr, x: x, m: m, bias: bias, y: &y) }
-      let sparseBSR = { spmm(bsr, x: x, m: m, bias: bias, y: &y) }
+      func run(_ w: any PackedLinearWeights, _ path: KernelPath) -> () -> Void {
+        { w.multiply(x, m: m, bias: bias, activation: .none, into: &y, path: path) }
+      }
       let check = agreement(csr: csr, unstructured: unstructured, x: x, bias: bias, m: m)
-      let timings = sampler.measure([dense, sparseCSR, sparseBSR])
-      let (d, c, b) = (timings[0].median, timings[1].median, timings[2].median)
-      if crossover == nil && c < d { crossover = sparsity }
-      say("| \(shape.name) | \(m) | \(k) | \(n) | \(t) | \(percent(sparsity)) | \(format(d * 1e3, 3)) | "
-          + "\(format(c * 1e3, 3)) | \(format(b * 1e3, 3)) | \(format(shape.flops / d / 1e9, 1)) | "
-          + "\(format(shape.flops / c / 1e9, 1)) | \(format(shape.flops / b / 1e9, 1)) | \(format(d / c, 2)) | "
-          + "\(format(d / b, 2)) | \(timings[0].quality); \(timings[1].quality); \(timings[2].quality)\(check) |")
+      let candidates = [run(csr, .portable), run(csr, .native)] + bsrs.map { run($0, .native) }
+      let timings = sampler.measure([dense] + candidates)
+      let d = timings[0].median
+      let names = ["CSR simd8", "CSR avx512"] + bsrs.map { "BSR \($0.blockRows)×\($0.blockColumns)" }
+      for (name, timing) in zip(names, timings.dropFirst()) where crossover[name] == nil && timing.median < d {
+        crossover[name] = sparsity
+      }
+      let ms = timings.map { format($0.median * 1e3, 3) }.joined(separator: " | ")
+      let speedups = timings.dropFirst().map { format(d / $0.median, 2) }.joined(separator: " | ")
+      say("| \(shape.name) | \(m) | \(k) | \(n) | \(t) | \(percent(sparsity)) | \(ms) | "
+          + "\(format(shape.flops / d / 1e9, 1)) | \(format(shape.flops / timings[2].median / 1e9, 1)) | \(speedups) | "
+          + timings.map(\.quality).joined(separator: "; ") + "\(check) |")
     }
-    return crossover
+    let names = ["CSR simd8", "CSR avx512"] + blockShapes.map { "BSR \($0.0)×\($0.1)" }
+    return names.map { "\($0) \(crossover[$0].map { percent($0) } ?? "never (≤ 98 %)")" }.joined(separator: ", ")
   }
 
-  /// `n×k` weights where each 1×4 block is kept (all four values non-zero) with probability
-  /// `1 − sparsity`.
-  static func blockedWeights(n: Int, k: Int, sparsity: Double, using random: inout SplitMix) -> [Float] {
+  /// `n×k` weights where each `blockRows × blockColumns` block is kept (all values non-zero)
+  /// with probability `1 − sparsity`.
+  static func blockedWeights(
+    n: Int, k: Int, sparsity: Double, blockRows: Int, blockColumns: Int, using random: inout SplitMix
+  ) -> [Float] {
     var w = [Float](repeating: 0, count: n * k)
     for r in stride(from: 0, to: n, by: blockRows) {
       for c in stride(from: 0, to: k, by: blockColumns) where random.nextUnit() >= sparsity {
@@ -110,7 +113,7 @@ enum SpMMBenchmark {
   static func agreement(csr: CSRMatrix, unstructured: [Float], x: [Float], bias: [Float], m: Int) -> String {
     var expected = [Float](repeating: 0, count: m * csr.rows), got = expected
     denseLinear(unstructured, x: x, bias: bias, y: &expected, m: m, n: csr.rows, k: csr.columns)
-    spmm(csr, x: x, m: m, bias: bias, y: &got)
+    csr.multiply(x, m: m, bias: bias, activation: .none, into: &got)
     let worst = zip(expected, got).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
     return worst <= 1e-3 ? "" : " MISMATCH \(worst)"
   }

@@ -2,11 +2,12 @@ import Foundation
 import Winnow
 
 let usage = """
-  usage: winnow-bench [gemm] [lenet] [spmm] [options]   (none named: gemm and lenet)
+  usage: winnow-bench [gemm] [lenet] [spmm] [nm] [int8] [int4] [binary] [options]   (none named: gemm and lenet)
     --threads LIST     thread counts, comma-separated (default 1,2)
     --samples N        quiet samples per row (default 7)
     --min-sample-ms T  minimum length of one sample (default 100)
     --wait-quiet S     before each sample wait up to S seconds for a quiet machine (default 10)
+    --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT
     --phases           LeNet: also time forward / backward / update separately
     --steps N          LeNet: just run N steps at the first thread count, no timing
                        (for valgrind --tool=callgrind or perf)
@@ -25,6 +26,8 @@ struct Options {
   var sampler = QuietSampler()
   var phases = false
   var steps: Int?
+  /// Only shapes whose name contains this (case-insensitive), e.g. `MiniLM` or `4096`.
+  var shapeFilter: String?
 
   init(_ arguments: [String]) {
     var rest = arguments[...]
@@ -34,7 +37,8 @@ struct Options {
     }
     while let argument = rest.popFirst() {
       switch argument {
-      case "gemm", "lenet", "spmm": benchmarks.insert(argument)
+      case "gemm", "lenet", "spmm", "nm", "int8", "int4", "binary": benchmarks.insert(argument)
+      case "--shapes": shapeFilter = value(after: argument)
       case "--threads": threads = value(after: argument).split(separator: ",").compactMap { Int($0) }
       case "--samples": sampler.samples = Int(value(after: argument)) ?? sampler.samples
       case "--min-sample-ms": sampler.minimumSampleSeconds = (Double(value(after: argument)) ?? 100) / 1e3
@@ -52,6 +56,7 @@ struct Options {
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 let threads = options.threads, sampler = options.sampler
+PackedBenchmark.shapeFilter = options.shapeFilter
 
 if let steps = options.steps {
   setThreads(threads.first ?? 1)

@@ -34,6 +34,25 @@ public protocol PackedLinearWeights: Sendable {
   func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>)
+  /// ``multiply(_:m:bias:activation:into:)`` on a chosen implementation: tests run `.portable`
+  /// and `.native` and compare both with the reference. The plain `multiply` takes
+  /// ``KernelDispatch/defaultPath``.
+  func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>, path: KernelPath)
+  /// The kernel descriptor of `path` on this CPU (``kernelName`` is that of the default path).
+  func kernelName(for path: KernelPath) -> String
+}
+
+extension PackedLinearWeights {
+  /// Formats with a single implementation ignore the path.
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>, path: KernelPath
+  ) {
+    multiply(x, m: m, bias: bias, activation: activation, into: y)
+  }
+  public func kernelName(for path: KernelPath) -> String { kernelName }
 }
 
 /// Dense Float32 weights on the platform BLAS: the baseline every packed format is timed against.
@@ -73,27 +92,61 @@ public struct DenseLinearWeights: PackedLinearWeights, Equatable {
 extension CSRMatrix: PackedLinearWeights {
   public var outputFeatures: Int { rows }
   public var inputFeatures: Int { columns }
-  public var kernelName: String { SpMMKernel.csr.name }
+  public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public var packedByteCount: Int { values.count * 8 + rowOffsets.count * 4 }
+  public func kernelName(for path: KernelPath) -> String {
+    usesAVX512(path) ? SpMMKernel.csrAVX512.name : SpMMKernel.csr.name
+  }
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>
   ) {
-    spmm(self, x: x, m: m, bias: bias, y: y)
-    activation.apply(y, count: m * rows)
+    multiply(x, m: m, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
+  }
+  /// Native: the AVX-512 kernel with the epilogue fused; portable: the Swift SIMD8 kernel,
+  /// then the activation in a second pass.
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>, path: KernelPath
+  ) {
+    if usesAVX512(path) {
+      spmmAVX512(.csr(self), x: x, m: m, bias: bias, activation: activation, y: y)
+    } else {
+      spmm(self, x: x, m: m, bias: bias, y: y)
+      activation.apply(y, count: m * rows)
+    }
+  }
+  private func usesAVX512(_ path: KernelPath) -> Bool {
+    path == .native && spmmAVX512Supports(.csr(self))
   }
 }
 
 extension BSRMatrix: PackedLinearWeights {
   public var outputFeatures: Int { rows }
   public var inputFeatures: Int { columns }
-  public var kernelName: String { "f32_spmm_bsr_\(blockRows)x\(blockColumns)__simd8" }
+  public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public var packedByteCount: Int { values.count * 4 + blockColumnIndices.count * 4 + blockRowOffsets.count * 4 }
+  public func kernelName(for path: KernelPath) -> String {
+    "f32_spmm_bsr_\(blockRows)x\(blockColumns)__" + (usesAVX512(path) ? "avx512" : "simd8")
+  }
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>
   ) {
-    spmm(self, x: x, m: m, bias: bias, y: y)
-    activation.apply(y, count: m * rows)
+    multiply(x, m: m, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
+  }
+  public func multiply(
+    _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into y: UnsafeMutablePointer<Float>, path: KernelPath
+  ) {
+    if usesAVX512(path) {
+      spmmAVX512(.bsr(self), x: x, m: m, bias: bias, activation: activation, y: y)
+    } else {
+      spmm(self, x: x, m: m, bias: bias, y: y)
+      activation.apply(y, count: m * rows)
+    }
+  }
+  private func usesAVX512(_ path: KernelPath) -> Bool {
+    path == .native && spmmAVX512Supports(.bsr(self))
   }
 }

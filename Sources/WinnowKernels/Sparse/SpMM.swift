@@ -85,8 +85,23 @@ public struct SpMMKernel: Sendable {
     guard case .bsr(let w) = $0 else { preconditionFailure("f32_spmm_bsr_1x32__simd8 takes BSR weights") }
     spmm(w, x: $1, m: $2, bias: $3, y: $4)
   }
-  /// Every fast implementation (the reference is not in this list).
-  public static let all: [SpMMKernel] = [.csr, .bsr]
+  /// CSR on AVX-512, 64 tokens per register tile, fused epilogue (`spmm_avx512.c`).
+  public static let csrAVX512 = SpMMKernel(
+    name: "f32_spmm_csr_1x64__avx512",
+    accepts: { if case .csr = $0 { spmmAVX512Supports($0) } else { false } }
+  ) {
+    spmmAVX512($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+  }
+  /// BSR on AVX-512: up to 8 rows of a block row × 32–64 tokens per register tile.
+  public static let bsrAVX512 = SpMMKernel(
+    name: "f32_spmm_bsr_8x32__avx512",
+    accepts: { if case .bsr = $0 { spmmAVX512Supports($0) } else { false } }
+  ) {
+    spmmAVX512($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+  }
+  /// Every fast implementation this CPU runs (the reference is not in this list).
+  public static let all: [SpMMKernel] =
+    [.csr, .bsr] + (CPUFeatures.current.contains(.avx512f) ? [.csrAVX512, .bsrAVX512] : [])
 }
 
 // MARK: - Shared pieces of the fast kernels
