@@ -1,5 +1,6 @@
 #pragma once
 #include <stdint.h>
+#include "transformer_kernels.h"
 
 /// CPU features Winnow's kernels can use, detected once at run time (bit flags).
 enum {
