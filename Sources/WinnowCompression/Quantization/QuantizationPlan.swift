@@ -82,6 +82,7 @@ public struct QuantizableLayer {
 /// The Linear and Conv2d layers of `model`, depth first, with their dotted names.
 public func quantizableLayers(of model: Layer) -> [QuantizableLayer] {
   model.namedLayers.compactMap { name, layer in
-    layer is Linear || layer is Conv2d ? QuantizableLayer(name: name, layer: layer) : nil
+    if let quantized = layer as? QuantizedLayer { return QuantizableLayer(name: name, layer: quantized.inner) }
+    return layer is Linear || layer is Conv2d ? QuantizableLayer(name: name, layer: layer) : nil
   }
 }
