@@ -6,7 +6,9 @@ import WinnowNN
 /// Greedy descent (in the spirit of HAWQ's Pareto selection, but with measured rather than
 /// Hessian-estimated sensitivities): every layer starts at its largest candidate scheme;
 /// while the weights are over budget, the layer whose next-smaller candidate costs the
-/// least predicted loss per bit saved moves down one step. The predicted loss of an
+/// least predicted loss per bit saved moves down one step — except that once a single step
+/// can reach the budget, the step that reaches it with the least loss increase is taken (so
+/// the last move does not overshoot by a large layer when a small one suffices). The predicted loss of an
 /// assignment is the baseline plus the sum of each layer's measured loss increase — the
 /// additivity assumption that per-layer sensitivity rests on. Greedy is not optimal for
 /// this knapsack in general, but with at most a handful of candidates per layer its choices
@@ -38,15 +40,16 @@ public struct MixedPrecision {
     }
     func total() -> Int { choice.reduce(0) { $0 + candidates[$1.key]![$1.value].bits } }
     while total() > budgetBits {
-      var best: (name: String, cost: Float)?
+      var best: (name: String, cost: Float)?, finishing: (name: String, loss: Float)?
       for (name, index) in choice.sorted(by: { $0.key < $1.key }) where index + 1 < candidates[name]!.count {
         let (now, next) = (candidates[name]![index], candidates[name]![index + 1])
-        let saved = Float(now.bits - next.bits)
+        let saved = now.bits - next.bits
         guard saved > 0 else { continue }
-        let cost = Swift.max(next.lossIncrease - now.lossIncrease, 0) / saved
-        if best == nil || cost < best!.cost { best = (name, cost) }
+        let increase = Swift.max(next.lossIncrease - now.lossIncrease, 0)
+        if best == nil || increase / Float(saved) < best!.cost { best = (name, increase / Float(saved)) }
+        if total() - saved <= budgetBits, finishing == nil || increase < finishing!.loss { finishing = (name, increase) }
       }
-      guard let move = best else {
+      guard let move = finishing.map({ (name: $0.name, cost: $0.loss) }) ?? best else {
         throw .unsupportedUse(layer: choice.keys.sorted().first ?? "model", scheme: "mixed precision",
                               reason: "the budget of \(budgetBits) bits is below the smallest assignment (\(total()) bits)")
       }
