@@ -78,3 +78,6 @@ if options.benchmarks.contains("lenet") {
   LeNetBenchmark.run(threads: threads, sampler: sampler, phases: options.phases)
 }
 if options.benchmarks.contains("spmm") { SpMMBenchmark.run(threads: threads, sampler: sampler) }
+for kind in ["nm", "int8", "int4", "binary"] where options.benchmarks.contains(kind) {
+  QuantizedBenchmark.run(kind, threads: threads, sampler: sampler)
+}

@@ -46,3 +46,32 @@ size_t winnow_spmm_f32_workspace_floats(const winnow_sparse_matrix *w);
 /// `relu` 0/1. Requires AVX-512F and `block_rows ≤ 16`.
 void winnow_spmm_f32_avx512(const winnow_sparse_matrix *w, const float *x, int m, const float *bias, int relu,
                             float *y, int begin, int end, float *workspace);
+
+// MARK: - int8 weights × uint8 activations (qs8_gemm.c)
+
+/// Bytes of the VNNI weight layout for N×K int8 codes (panels of 32 outputs × 4 inputs).
+size_t winnow_qs8_packed_bytes(int n, int k);
+/// Repacks row-major N×K codes into the VNNI layout (zero padded to 32 outputs, 4 inputs).
+void winnow_qs8_pack_vnni(const int8_t *codes, int n, int k, int8_t *packed);
+/// Per-token uint8 scale and zero point for a token whose values span [minimum, maximum].
+void winnow_qu8_row_parameters(float minimum, float maximum, float *scale, int32_t *zero);
+/// Quantizes M rows of K floats to uint8 rows of `row_stride ≥ K` bytes (padding = zero point),
+/// per token (`dynamic` = 1) or with one static scale and zero point. Portable C.
+void winnow_qu8_quantize_rows(const float *x, int m, int k, int row_stride, int dynamic, float static_scale,
+                              int32_t static_zero, uint8_t *q, float *scales, int32_t *zeros);
+/// The same with AVX-512 (bit-identical results). Requires AVX-512F/BW/VL.
+void winnow_qu8_quantize_rows_avx512(const float *x, int m, int k, int row_stride, int dynamic,
+                                     float static_scale, int32_t static_zero, uint8_t *q, float *scales,
+                                     int32_t *zeros);
+/// Portable int8 GEMM with the float epilogue for output features [row_begin, row_end), on
+/// row-major codes.
+void winnow_qs8_gemm_portable(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
+                              const int32_t *x_zeros, const int8_t *codes, const int32_t *row_sums,
+                              const float *w_scales, const float *bias, int relu, float *y, int row_begin,
+                              int row_end);
+/// VNNI int8 GEMM for output panels [panel_begin, panel_end) of 32 features, on the packed
+/// layout. Requires AVX-512F/BW/VL/VNNI.
+void winnow_qs8_gemm_vnni(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
+                          const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
+                          const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
+                          int panel_end);

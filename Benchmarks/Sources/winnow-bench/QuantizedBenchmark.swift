@@ -1,0 +1,50 @@
+import Winnow
+import WinnowKernels
+
+/// `winnow-bench nm | int8 | int4 | binary`: each packed format against dense BLAS on the
+/// MiniLM projections, 4096² at M = 1 and 128, and the LeNet layers as GEMMs.
+enum QuantizedBenchmark {
+  static var shapes: [PackedBenchmark.Shape] {
+    PackedBenchmark.selected(PackedBenchmark.miniLM + PackedBenchmark.large + PackedBenchmark.leNet)
+  }
+
+  static func denseWeights(_ shape: PackedBenchmark.Shape) -> [Float] {
+    var random = SplitMix(seed: UInt64(shape.n * 13 + shape.k))
+    return (0..<shape.n * shape.k).map { _ in random.nextFloat() * 0.1 }
+  }
+
+  static func run(_ kind: String, threads: [Int], sampler: QuietSampler) {
+    say("## \(kind): packed weights vs dense BLAS (Y[M×N] = X[M×K]·Wᵀ + bias)\n")
+    say(description(kind) + "\n")
+    PackedBenchmark.printHeader()
+    for shape in shapes {
+      let dense = denseWeights(shape)
+      PackedBenchmark.run(shape, dense: dense, candidates: candidates(kind, dense: dense, shape: shape),
+                          threads: threads, sampler: sampler)
+    }
+    say("")
+  }
+
+  static func description(_ kind: String) -> String {
+    switch kind {
+    case "int8":
+      return "Int8LinearWeights: per-channel symmetric int8 weights (round to nearest); activations uint8 "
+        + "per token (dynamic) or with one calibrated scale (static). Error column: max |y − y_fp32| / max |y_fp32|."
+    default: return ""
+    }
+  }
+
+  static func candidates(_ kind: String, dense: [Float], shape: PackedBenchmark.Shape) -> [PackedBenchmark.Candidate] {
+    let (n, k) = (shape.n, shape.k)
+    switch kind {
+    case "int8":
+      return [
+        ("int8, dynamic per token", Int8LinearWeights.quantizingPerChannel(dense, outputFeatures: n, inputFeatures: k)),
+        ("int8, calibrated static", Int8LinearWeights.quantizingPerChannel(
+          dense, outputFeatures: n, inputFeatures: k, activationQuantization: .calibrated(scale: 2.0 / 255, zeroPoint: 128))),
+      ]
+    default:
+      return []
+    }
+  }
+}
