@@ -66,6 +66,6 @@ let package = Package(
       name: "WinnowFormatsTests", dependencies: ["WinnowFormats", "WinnowTestSupport"],
       resources: [.copy("Fixtures")]),
     // Runs the built `winnow` executable: exit codes and messages as a user sees them.
-    .testTarget(name: "WinnowCLITests", dependencies: ["winnow", "WinnowNN"]),
+    .testTarget(name: "WinnowCLITests", dependencies: ["winnow", "WinnowNN", "WinnowFormats"]),
   ]
 )

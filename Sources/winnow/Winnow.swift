@@ -11,7 +11,8 @@ struct WinnowCommand: ParsableCommand {
       Start with `winnow demo`: it trains a small CNN on the digits data built into Winnow \
       and prints its test accuracy. `winnow train --help` shows every training option.
       """,
-    subcommands: [Demo.self, Train.self, Eval.self, Info.self, Prune.self, Sweep.self, Lottery.self, Soup.self, Embed.self, Quantize.self, Sensitivity.self],
+    subcommands: [Demo.self, Train.self, Eval.self, Info.self, Prune.self, Sweep.self, Lottery.self, Soup.self, Embed.self, Quantize.self, Sensitivity.self,
+                  Import.self, ONNXConformanceCommand.self],
     defaultSubcommand: nil)
 }
 

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import WinnowCore
+import WinnowFormats
+
+private func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+  let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  var executable = directory.appendingPathComponent("winnow")
+  if !FileManager.default.fileExists(atPath: executable.path) {
+    executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("winnow")
+  }
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
+  let errData = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+private func scratch(_ name: String) -> String {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-onnx-cli-tests-\(getpid())")
+  try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  return dir.appendingPathComponent(name).path
+}
+
+/// Linear(4→3) + Relu as ONNX.
+private func tinyModel(activation: String = "Relu") -> ModelProto {
+  var graph = ONNXGraphBuilder(name: "tiny")
+  let x = graph.addInput("input", shape: [1, 4])
+  let w = graph.addInitializer("fc.weight", .float(Tensor(shape: [3, 4], repeating: 0.5)))
+  let y = graph.addNode("Gemm", [x, w], attributes: [.int("transB", 1)])[0]
+  let z = graph.addNode(activation, [y])[0]
+  graph.addOutput(z, shape: [1, 3])
+  return graph.model()
+}
+
+@Suite(.serialized) struct ONNXCLITests {
+  @Test func importPrintsTheGraphAndSavesWeights() throws {
+    let path = scratch("tiny.onnx"), saved = scratch("tiny.safetensors")
+    try writeFileAtomically(tinyModel().serializedBytes(), to: path)
+    let r = try winnow(["import", path, "--save", saved])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("input  input  [1, 4]") && r.stdout.contains("Gemm×1") && r.stdout.contains("fc.weight"))
+    #expect(try SafetensorsFile.read(path: saved).tensors["fc.weight"]?.shape == [3, 4])
+  }
+
+  @Test func importOfAMissingFileNamesIt() throws {
+    let r = try winnow(["import", "/nonexistent/model.onnx"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("/nonexistent/model.onnx"))
+  }
+
+  @Test func importOfATruncatedFileFailsCleanly() throws {
+    let path = scratch("truncated.onnx")
+    let bytes = tinyModel().serializedBytes()
+    try writeFileAtomically(Array(bytes.prefix(bytes.count / 2)), to: path)
+    let r = try winnow(["import", path])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(path) && r.stderr.contains("not a valid ONNX protobuf"))
+  }
+
+  @Test func importNamesAnUnsupportedOperator() throws {
+    let path = scratch("unsupported.onnx")
+    try writeFileAtomically(tinyModel(activation: "Mish2").serializedBytes(), to: path)
+    let r = try winnow(["import", path])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("Mish2"))
+  }
+
+  @Test func conformanceOnAnEmptyDirectoryFails() throws {
+    let directory = scratch("empty-suite")
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let r = try winnow(["onnx-conformance", directory])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("no test_"))
+  }
+}

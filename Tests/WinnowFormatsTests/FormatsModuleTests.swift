@@ -1,6 +1,0 @@
-import Testing
-import WinnowFormats
-
-@Suite struct FormatsModuleTests {
-  @Test func moduleLinks() { #expect(String(describing: WinnowFormats.self) == "WinnowFormats") }
-}
