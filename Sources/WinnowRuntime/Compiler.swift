@@ -1,0 +1,85 @@
+import WinnowCore
+import WinnowKernels
+import WinnowNN
+
+/// Compiles a model into an ``InferenceProgram``.
+///
+/// 1. Trace the model in inference mode at batch 2 and 3 and join the records
+///    (``ProgramGraph``): ops that depend on the input become steps, everything else
+///    (weights after their masks, biases, running statistics) becomes a constant.
+/// 2. Find each product of an activation with a constant matrix (`x·Wᵀ` of a Linear, a
+///    convolution with one group) and fuse the bias addition and ReLU that follow it.
+/// 3. Pack each such layer's weights in the format the options ask for, or the fastest one
+///    measured on the layer's real shape.
+public enum Compiler {
+  public static func compile(
+    _ model: Layer, inputShape: [Int], options: CompileOptions = CompileOptions(),
+    progress: ((String) -> Void)? = nil
+  ) throws -> InferenceProgram {
+    let a = try ModelTrace(model: model, inputShape: inputShape, batch: BatchShape.tracedBatch)
+    let b = try ModelTrace(model: model, inputShape: inputShape, batch: BatchShape.tracedBatch + 1)
+    let graph = try ProgramGraph(a, b)
+    var fusion = LayerFusion(graph: graph)
+    let found = fusion.run()
+    let known = found.map(\.name)
+    for name in options.formats.keys where !known.contains(name) {
+      throw RuntimeError.unknownLayer(name, known: known)
+    }
+    var layers: [CompiledLayer] = []
+    for candidate in found {
+      let format = options.formats[candidate.name]
+      let layer = try pack(candidate, format: format, choice: options.choice)
+      progress?("\(layer.name): \(layer.format) (\(layer.weights.kernelName))")
+      layers.append(layer)
+    }
+    return fusion.program(inputShape: inputShape, layers: layers)
+  }
+
+  /// Packs one layer in `format`, or in the fastest candidate of `choice`.
+  static func pack(_ c: LayerCandidate, format: WeightFormat?, choice: FormatChoice) throws -> CompiledLayer {
+    let n = c.outputFeatures, k = c.inputFeatures
+    let nonZeros = c.weights.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+    func make(_ f: WeightFormat, timings: [KernelTiming]) -> CompiledLayer {
+      CompiledLayer(
+        name: c.name, kind: c.kind, format: f, weights: f.pack(c.weights, outputFeatures: n, inputFeatures: k),
+        bias: c.bias, activation: c.activation, rowsPerExample: c.rowsPerExample, timings: timings,
+        nonZeros: nonZeros, weightCount: c.weights.count)
+    }
+    if let format { return make(format, timings: []) }
+    switch choice {
+    case .fixed(let f): return make(f, timings: [])
+    case .fastest(let batch):
+      let density = Double(nonZeros) / Double(max(1, c.weights.count))
+      let m = max(1, batch * c.rowsPerExample)
+      let timings = WeightFormat.candidates(density: density).map { f -> KernelTiming in
+        let w = f.pack(c.weights, outputFeatures: n, inputFeatures: k)
+        return KernelTiming(format: f, kernel: w.kernelName, seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation))
+      }
+      let best = timings.min { $0.seconds < $1.seconds }!
+      return make(best.format, timings: timings)
+    }
+  }
+}
+
+/// Median seconds of `w.multiply` on `m` rows of random input, repeated until ~20 ms pass.
+func timeProduct(_ w: any PackedLinearWeights, m: Int, bias: [Float]?, activation: EpilogueActivation) -> Double {
+  var rng = RandomGenerator(seed: 7)
+  let x = Tensor.randomNormal([m, w.inputFeatures], using: &rng)
+  let y = UnsafeMutablePointer<Float>.allocate(capacity: m * w.outputFeatures)
+  defer { y.deallocate() }
+  let b = bias ?? []
+  return x.withUnsafeBufferPointer { xp in
+    b.withUnsafeBufferPointer { bp in
+      let run = { w.multiply(xp.baseAddress!, m: m, bias: bias == nil ? nil : bp.baseAddress, activation: activation, into: y) }
+      run()
+      var samples: [Double] = []
+      let deadline = monotonicSeconds() + 0.02
+      while samples.count < 5 || (monotonicSeconds() < deadline && samples.count < 200) {
+        let t0 = monotonicSeconds()
+        run()
+        samples.append(monotonicSeconds() - t0)
+      }
+      return samples.sorted()[samples.count / 2]
+    }
+  }
+}

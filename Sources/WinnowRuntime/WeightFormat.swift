@@ -1,0 +1,70 @@
+import WinnowKernels
+
+/// How one layer's weights are stored and multiplied in a compiled program.
+public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
+  /// Float32 on the platform BLAS.
+  case dense
+  /// Compressed sparse rows: one value and one column index per non-zero.
+  case csr
+  /// Block-sparse rows with `rows × columns` blocks (zero blocks are not stored).
+  case bsr(rows: Int, columns: Int)
+
+  public var description: String {
+    switch self {
+    case .dense: "dense"
+    case .csr: "csr"
+    case .bsr(let r, let c): "bsr\(r)x\(c)"
+    }
+  }
+
+  /// Parses `dense`, `csr`, `bsr4x1` (any `bsrRxC`).
+  public init(parsing text: String) throws {
+    switch text.lowercased() {
+    case "dense": self = .dense
+    case "csr": self = .csr
+    case let s where s.hasPrefix("bsr"):
+      let dims = s.dropFirst(3).split(separator: "x").compactMap { Int($0) }
+      guard dims.count == 2, (1...64).contains(dims[0]), (1...64).contains(dims[1]) else {
+        throw RuntimeError.unsupportedOperation("block format '\(text)' must be bsrRxC with 1 ≤ R, C ≤ 64")
+      }
+      self = .bsr(rows: dims[0], columns: dims[1])
+    default:
+      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC)")
+    }
+  }
+
+  /// The float formats worth timing for a weight matrix of `density` non-zeros.
+  static func candidates(density: Double) -> [WeightFormat] {
+    // Sparse kernels lose to BLAS well above 50% density: do not spend time measuring them.
+    density > 0.5 ? [.dense] : [.dense, .csr, .bsr(rows: 4, columns: 1), .bsr(rows: 1, columns: 4), .bsr(rows: 8, columns: 1)]
+  }
+
+  /// Packs `N×K` row-major weights (`values`) in this format.
+  func pack(_ values: [Float], outputFeatures n: Int, inputFeatures k: Int) -> any PackedLinearWeights {
+    switch self {
+    case .dense: DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
+    case .csr: CSRMatrix(dense: values, rows: n, columns: k)
+    case .bsr(let r, let c): BSRMatrix(dense: values, rows: n, columns: k, blockRows: r, blockColumns: c)
+    }
+  }
+}
+
+/// How the compiler picks a layer's format when the options do not name one.
+public enum FormatChoice: Hashable, Sendable {
+  /// Time every candidate format on the layer's real shape at `batch` and keep the fastest.
+  case fastest(batch: Int)
+  /// Use this format for every layer.
+  case fixed(WeightFormat)
+}
+
+/// What the compiler is asked to do.
+public struct CompileOptions: Sendable {
+  /// Formats for named layers (`conv1`, `fc2`); others follow ``choice``.
+  public var formats: [String: WeightFormat]
+  public var choice: FormatChoice
+
+  public init(formats: [String: WeightFormat] = [:], choice: FormatChoice = .fastest(batch: 1)) {
+    self.formats = formats
+    self.choice = choice
+  }
+}
