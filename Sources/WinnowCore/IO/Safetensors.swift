@@ -338,3 +338,71 @@ private func jsonString(_ string: String) -> String {
 private func appendLittleEndian(_ value: UInt64, byteCount: Int, to bytes: inout [UInt8]) {
   for i in 0..<byteCount { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
 }
+
+// MARK: - Raw typed arrays
+
+/// One tensor of a safetensors file as stored: element type name (`"I8"`, `"F32"`…), shape
+/// and little-endian bytes. For formats whose arrays are not Float32 (packed weights).
+public struct RawTensor: Sendable, Equatable {
+  public var dtype: String
+  public var shape: [Int]
+  public var bytes: [UInt8]
+
+  public init(dtype: String, shape: [Int], bytes: [UInt8]) {
+    self.dtype = dtype
+    self.shape = shape
+    self.bytes = bytes
+  }
+}
+
+extension SafetensorsFile {
+  /// Parses and validates `bytes` like ``decode(_:name:)`` but keeps every tensor's bytes
+  /// as stored instead of converting to Float32.
+  public static func decodeRaw(
+    _ bytes: [UInt8], name: String
+  ) throws(FormatError) -> (tensors: [String: RawTensor], metadata: [String: String]) {
+    let headerEnd = try headerEnd(of: bytes, name: name)
+    let (entries, metadata) = try parseHeader(Data(bytes[8..<headerEnd]), name: name)
+    let dataSize = bytes.count - headerEnd
+    for entry in entries where entry.end > dataSize {
+      throw .offsetsOutOfBounds(
+        file: name, tensor: entry.name, begin: entry.begin, end: entry.end, dataSize: dataSize)
+    }
+    try checkOverlaps(entries, name: name)
+    var tensors: [String: RawTensor] = [:]
+    for entry in entries {
+      let data = Array(bytes[(headerEnd + entry.begin)..<(headerEnd + entry.end)])
+      tensors[entry.name] = RawTensor(dtype: entry.dtype.rawValue, shape: entry.shape, bytes: data)
+    }
+    return (tensors, metadata)
+  }
+
+  /// A safetensors file of raw tensors (sorted by name) and string metadata. Each tensor's
+  /// byte count must match its shape and dtype.
+  public static func encodeRaw(_ tensors: [String: RawTensor], metadata: [String: String]) -> [UInt8] {
+    let ordered = tensors.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+    var fields: [String] = []
+    if !metadata.isEmpty {
+      let pairs = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+      fields.append(#""__metadata__":{"# + pairs.map { jsonString($0) + ":" + jsonString($1) }.joined(separator: ",") + "}")
+    }
+    var offset = 0
+    for (name, tensor) in ordered {
+      let size = DType(rawValue: tensor.dtype)?.size
+      precondition(size.map { tensor.shape.reduce(1, *) * $0 == tensor.bytes.count } ?? false,
+                   "raw tensor \(name): \(tensor.bytes.count) bytes for \(tensor.dtype) \(tensor.shape)")
+      let shape = tensor.shape.map(String.init).joined(separator: ",")
+      let end = offset + tensor.bytes.count
+      fields.append(jsonString(name) + #":{"dtype":"\#(tensor.dtype)","shape":[\#(shape)],"data_offsets":[\#(offset),\#(end)]}"#)
+      offset = end
+    }
+    var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
+    header += repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(8 + header.count + offset)
+    appendLittleEndian(UInt64(header.count), byteCount: 8, to: &bytes)
+    bytes += header
+    for (_, tensor) in ordered { bytes += tensor.bytes }
+    return bytes
+  }
+}

@@ -1,0 +1,47 @@
+import WinnowCore
+import WinnowKernels
+
+/// How each weight format's arrays are named and stored in a packed model file.
+///
+///     dense   <p>.values F32 [N·K]
+///     csr     <p>.row_offsets I32 [N+1], <p>.column_indices I16|I32 [nnz], <p>.values F32 [nnz]
+///     bsr     <p>.block_row_offsets I32, <p>.block_column_indices I16|I32, <p>.values F32
+extension WeightFormat {
+  func encode(_ weights: any PackedLinearWeights, prefix p: String, into tensors: inout [String: RawTensor]) {
+    switch (self, weights) {
+    case (.dense, let w as DenseLinearWeights):
+      tensors["\(p).values"] = RawTensor(floats: w.values)
+    case (.csr, let w as CSRMatrix):
+      tensors["\(p).row_offsets"] = RawTensor(integers: w.rowOffsets, dtype: "I32")
+      tensors["\(p).column_indices"] = indexTensor(w.columnIndices, columns: w.columns)
+      tensors["\(p).values"] = RawTensor(floats: w.values)
+    case (.bsr, let w as BSRMatrix):
+      tensors["\(p).block_row_offsets"] = RawTensor(integers: w.blockRowOffsets, dtype: "I32")
+      tensors["\(p).block_column_indices"] = indexTensor(w.blockColumnIndices, columns: w.blockColumnCount)
+      tensors["\(p).values"] = RawTensor(floats: w.values)
+    default:
+      preconditionFailure("format \(self) does not match weights \(type(of: weights))")
+    }
+  }
+
+  /// Rebuilds `N×K` weights of this format from the file, validating every invariant.
+  func decode(prefix p: String, outputFeatures n: Int, inputFeatures k: Int, from t: RawTensorReader) throws -> any PackedLinearWeights {
+    do {
+      switch self {
+      case .dense:
+        let values = try t.floats("\(p).values")
+        guard values.count == n * k else { throw t.reader.error("'\(p).values' holds \(values.count) values for \(n)×\(k)") }
+        return DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
+      case .csr:
+        return try CSRMatrix(rows: n, columns: k, rowOffsets: t.int32s("\(p).row_offsets"),
+                             columnIndices: t.indices("\(p).column_indices"), values: t.floats("\(p).values"))
+      case .bsr(let r, let c):
+        return try BSRMatrix(rows: n, columns: k, blockRows: r, blockColumns: c,
+                             blockRowOffsets: t.int32s("\(p).block_row_offsets"),
+                             blockColumnIndices: t.indices("\(p).block_column_indices"), values: t.floats("\(p).values"))
+      }
+    } catch let e as SparseFormatError {
+      throw t.reader.error("layer weights '\(p)': \(e)")
+    }
+  }
+}
