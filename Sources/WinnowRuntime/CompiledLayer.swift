@@ -71,44 +71,39 @@ public struct CompiledLayer: Sendable {
     }
   }
 
-  /// im2col into rows (`B·Ho·Wo × C·kH·kW`), one product, then back to `B×O×Ho×Wo`. A 1×1
-  /// convolution with unit stride is the same path: its rows are the transposed input.
+  /// Per image: im2col (`C·kH·kW × Ho·Wo`, the transposed layout), then
+  /// `Yᵀ = W·colᵀ` straight into the image's `O×Ho×Wo` output. A 1×1 convolution with unit
+  /// stride and no padding skips im2col: the image already is its own column matrix.
   private func runConvolution(_ x: Tensor, _ shape: ConvolutionShape) -> Tensor {
     let g = shape.geometry(batch: x.shape[0], height: x.shape[2], width: x.shape[3])
     let plane = g.outHeight * g.outWidth, patch = g.patchSize, n = shape.outChannels
-    let rows = g.batch * plane
-    let patches = UnsafeMutablePointer<Float>.allocate(capacity: rows * patch)
-    let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
-    defer { patches.deallocate(); products.deallocate() }
-    x.withUnsafeBufferPointer { xp in
-      parallelFor(g.batch) { images in
-        let columns = UnsafeMutablePointer<Float>.allocate(capacity: patch * plane)
-        defer { columns.deallocate() }
-        for image in images {
-          im2col(xp.baseAddress!, g, image: image, group: 0, columns)
-          transpose(columns, rows: patch, columns: plane, into: patches + image * plane * patch)
-        }
-      }
-    }
-    multiply(patches, m: rows, into: products)
+    let pointwise = shape.kernel == [1, 1] && shape.stride == [1, 1] && shape.padding == [0, 0]
+    let imageSize = shape.inChannels * g.height * g.width
     return Tensor(shape: [g.batch, n, g.outHeight, g.outWidth]) { y in
-      parallelFor(g.batch) { images in
-        for image in images {
-          transpose(products + image * plane * n, rows: plane, columns: n, into: y.baseAddress! + image * n * plane)
+      x.withUnsafeBufferPointer { xp in
+        let run = { (images: Range<Int>) in
+          let columns = UnsafeMutablePointer<Float>.allocate(capacity: pointwise ? 1 : patch * plane)
+          defer { columns.deallocate() }
+          for image in images {
+            var source = UnsafePointer(xp.baseAddress! + image * imageSize)
+            if !pointwise {
+              im2col(xp.baseAddress!, g, image: image, group: 0, columns)
+              source = UnsafePointer(columns)
+            }
+            multiplyTransposed(source, m: plane, into: y.baseAddress! + image * n * plane)
+          }
         }
+        // Images in parallel when there are enough of them; otherwise the kernel splits rows.
+        if g.batch >= Parallelism.threads && g.batch > 1 { parallelFor(g.batch) { run($0) } } else { run(0..<g.batch) }
       }
     }
   }
-}
 
-/// `b[j, i] = a[i, j]` for row-major `a` (`rows × columns`), in cache-sized tiles.
-func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into b: UnsafeMutablePointer<Float>) {
-  let tile = 32
-  for i0 in stride(from: 0, to: rows, by: tile) {
-    for j0 in stride(from: 0, to: columns, by: tile) {
-      for i in i0..<min(i0 + tile, rows) {
-        for j in j0..<min(j0 + tile, columns) { b[j * rows + i] = a[i * columns + j] }
-      }
+  func multiplyTransposed(_ xT: UnsafePointer<Float>, m: Int, into yT: UnsafeMutablePointer<Float>) {
+    if let bias {
+      bias.withUnsafeBufferPointer { weights.multiplyTransposed(xT, m: m, bias: $0.baseAddress, activation: activation, into: yT) }
+    } else {
+      weights.multiplyTransposed(xT, m: m, bias: nil, activation: activation, into: yT)
     }
   }
 }

@@ -53,7 +53,10 @@ public enum Compiler {
       let m = max(1, batch * c.rowsPerExample)
       let timings = WeightFormat.candidates(density: density).map { f -> KernelTiming in
         let w = f.pack(c.weights, outputFeatures: n, inputFeatures: k)
-        return KernelTiming(format: f, kernel: w.kernelName, seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation))
+        let transposed = if case .convolution = c.kind { true } else { false }
+        return KernelTiming(
+          format: f, kernel: w.kernelName,
+          seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation, transposed: transposed))
       }
       let best = timings.min { $0.seconds < $1.seconds }!
       return make(best.format, timings: timings)
@@ -61,8 +64,11 @@ public enum Compiler {
   }
 }
 
-/// Median seconds of `w.multiply` on `m` rows of random input, repeated until ~20 ms pass.
-func timeProduct(_ w: any PackedLinearWeights, m: Int, bias: [Float]?, activation: EpilogueActivation) -> Double {
+/// Median seconds of `w.multiply` (or `multiplyTransposed`, the convolution layout) on `m`
+/// rows of random input, repeated until ~20 ms pass.
+func timeProduct(
+  _ w: any PackedLinearWeights, m: Int, bias: [Float]?, activation: EpilogueActivation, transposed: Bool
+) -> Double {
   var rng = RandomGenerator(seed: 7)
   let x = Tensor.randomNormal([m, w.inputFeatures], using: &rng)
   let y = UnsafeMutablePointer<Float>.allocate(capacity: m * w.outputFeatures)
@@ -70,7 +76,14 @@ func timeProduct(_ w: any PackedLinearWeights, m: Int, bias: [Float]?, activatio
   let b = bias ?? []
   return x.withUnsafeBufferPointer { xp in
     b.withUnsafeBufferPointer { bp in
-      let run = { w.multiply(xp.baseAddress!, m: m, bias: bias == nil ? nil : bp.baseAddress, activation: activation, into: y) }
+      let b = bias == nil ? nil : bp.baseAddress
+      let run = {
+        if transposed {
+          w.multiplyTransposed(xp.baseAddress!, m: m, bias: b, activation: activation, into: y)
+        } else {
+          w.multiply(xp.baseAddress!, m: m, bias: b, activation: activation, into: y)
+        }
+      }
       run()
       var samples: [Double] = []
       let deadline = monotonicSeconds() + 0.02

@@ -11,8 +11,24 @@ struct WinnowCommand: ParsableCommand {
       Start with `winnow demo`: it trains a small CNN on the digits data built into Winnow \
       and prints its test accuracy. `winnow train --help` shows every training option.
       """,
-    subcommands: [Demo.self, Train.self, Eval.self, Info.self, Prune.self, Sweep.self, Lottery.self, Soup.self, Embed.self, Quantize.self, Sensitivity.self,
-                  Import.self, ONNXConformanceCommand.self],
+    // One command per line, so concurrent additions merge cleanly.
+    subcommands: [
+      Demo.self,
+      Train.self,
+      Eval.self,
+      Info.self,
+      Prune.self,
+      Sweep.self,
+      Lottery.self,
+      Soup.self,
+      Embed.self,
+      Quantize.self,
+      Sensitivity.self,
+      Import.self,
+      ONNXConformanceCommand.self,
+      Compile.self,
+      Bench.self,
+    ],
     defaultSubcommand: nil)
 }
 

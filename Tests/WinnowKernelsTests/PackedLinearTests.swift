@@ -26,7 +26,7 @@ import WinnowKernels
     }
   }
 
-  @Test(arguments: [(1, 7, 5), (3, 16, 33), (40, 9, 64)])
+  @Test(arguments: [(1, 7, 5), (3, 16, 33), (40, 9, 64), (517, 5, 12), (1030, 3, 7)])
   func formatsAgreeWithDense(shape: (Int, Int, Int)) {
     let (m, n, k) = shape
     let w = Self.values(n * k, seed: 1).enumerated().map { $0.offset % 3 == 0 ? $0.element / 2 : 0 }
@@ -68,7 +68,33 @@ import WinnowKernels
         // Float32 sums of ≤ 64 terms of size ≤ 0.25: well inside 1e-4 absolute.
         let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
         #expect(worst < 1e-4, "\(format.kernelName(for: path)) \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
+        expectTransposedMatches(format, expected: expected, n: n, k: k, x: x, m: m, bias: b, activation: activation)
       }
     }
+  }
+
+  /// The transposed layout (Xᵀ in, Yᵀ out) gives the same products.
+  func expectTransposedMatches(
+    _ format: any PackedLinearWeights, expected: [Float], n: Int, k: Int, x: [Float], m: Int, bias b: [Float]?,
+    activation: EpilogueActivation
+  ) {
+    var xT = [Float](repeating: 0, count: k * m)
+    for i in 0..<m {
+      for p in 0..<k { xT[p * m + i] = x[i * k + p] }
+    }
+    var yT = [Float](repeating: .nan, count: m * n)
+    xT.withUnsafeBufferPointer { xp in
+      yT.withUnsafeMutableBufferPointer { yp in
+        (b ?? []).withUnsafeBufferPointer { bp in
+          format.multiplyTransposed(
+            xp.baseAddress!, m: m, bias: b == nil ? nil : bp.baseAddress, activation: activation, into: yp.baseAddress!)
+        }
+      }
+    }
+    var worst: Float = 0
+    for i in 0..<m {
+      for j in 0..<n { worst = max(worst, abs(yT[j * m + i] - expected[i * n + j])) }
+    }
+    #expect(worst < 1e-4, "\(format.kernelName) transposed \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
   }
 }

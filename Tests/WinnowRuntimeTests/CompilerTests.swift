@@ -16,6 +16,9 @@ import WinnowTestSupport
       ("lenet5", Models.lenet5(inputSize: 16, rng: &rng), [1, 16, 16]),
       ("smallcnn", Models.smallCNN(inputSize: 8, rng: &rng), [1, 8, 8]),
       ("resnet8", Models.resnet(depth: 8, width: 4, rng: &rng), [1, 12, 12]),
+      ("pointwise", Sequential([
+        Conv2d(3, 8, kernel: 1, rng: &rng), Activation(.relu), Conv2d(8, 4, kernel: 3, stride: 2, padding: 1, rng: &rng),
+      ]), [3, 5, 7]),
       ("transformer", Models.transformerClassifier(sequenceLength: 6, tokenSize: 5, dimension: 8, heads: 2,
                                                    layers: 1, feedForward: 12, rng: &rng), [1, 6, 5]),
     ]

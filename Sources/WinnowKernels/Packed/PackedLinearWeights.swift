@@ -42,6 +42,16 @@ public protocol PackedLinearWeights: Sendable {
     into y: UnsafeMutablePointer<Float>, path: KernelPath)
   /// The kernel descriptor of `path` on this CPU (``kernelName`` is that of the default path).
   func kernelName(for path: KernelPath) -> String
+  /// The same product in transposed layout, the layout of an unfolded `C×H×W` image:
+  ///
+  ///     Yᵀ[N×M] = activation(W · Xᵀ[K×M] + bias)
+  ///
+  /// `xT` holds `K·M` values row-major (row `k` = feature `k` of all `M` columns) and `yT`
+  /// receives `N·M`. Formats without a native version get one that transposes around
+  /// ``multiply(_:m:bias:activation:into:)``.
+  func multiplyTransposed(
+    _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into yT: UnsafeMutablePointer<Float>)
 }
 
 extension PackedLinearWeights {
@@ -53,6 +63,31 @@ extension PackedLinearWeights {
     multiply(x, m: m, bias: bias, activation: activation, into: y)
   }
   public func kernelName(for path: KernelPath) -> String { kernelName }
+  public func multiplyTransposed(
+    _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into yT: UnsafeMutablePointer<Float>
+  ) {
+    let n = outputFeatures, k = inputFeatures
+    guard m > 0, n > 0 else { return }
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    defer { x.deallocate(); y.deallocate() }
+    transposeMatrix(xT, rows: k, columns: m, into: x)
+    multiply(x, m: m, bias: bias, activation: activation, into: y)
+    transposeMatrix(y, rows: m, columns: n, into: yT)
+  }
+}
+
+/// `b[j, i] = a[i, j]` for row-major `a` (`rows × columns`), in cache-sized tiles.
+public func transposeMatrix(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into b: UnsafeMutablePointer<Float>) {
+  let tile = 32
+  for i0 in stride(from: 0, to: rows, by: tile) {
+    for j0 in stride(from: 0, to: columns, by: tile) {
+      for i in i0..<min(i0 + tile, rows) {
+        for j in j0..<min(j0 + tile, columns) { b[j * rows + i] = a[i * columns + j] }
+      }
+    }
+  }
 }
 
 /// Dense Float32 weights on the platform BLAS: the baseline every packed format is timed against.
@@ -87,6 +122,23 @@ public struct DenseLinearWeights: PackedLinearWeights, Equatable {
     }
     activation.apply(y, count: m * n)
   }
+
+  /// `Yᵀ = W·Xᵀ` straight from BLAS: no transposes.
+  public func multiplyTransposed(
+    _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into yT: UnsafeMutablePointer<Float>
+  ) {
+    let n = outputFeatures, k = inputFeatures
+    guard m > 0, n > 0 else { return }
+    values.withUnsafeBufferPointer { w in
+      if let bias {
+        for j in 0..<n { (yT + j * m).update(repeating: bias[j], count: m) }
+      }
+      sgemm(transposeA: false, transposeB: false, m: n, n: m, k: k, alpha: 1, a: w.baseAddress!, lda: k,
+            b: xT, ldb: m, beta: bias == nil ? 0 : 1, c: yT, ldc: m)
+    }
+    activation.apply(yT, count: m * n)
+  }
 }
 
 extension CSRMatrix: PackedLinearWeights {
@@ -119,6 +171,50 @@ extension CSRMatrix: PackedLinearWeights {
   private func usesAVX512(_ path: KernelPath) -> Bool {
     path == .native && spmmAVX512Supports(.csr(self))
   }
+
+  /// `Yᵀ[n, :] = bias[n] + Σ w[n, k]·Xᵀ[k, :]`: each non-zero adds a scaled contiguous row of
+  /// `Xᵀ` (the layout of "Fast Sparse ConvNets", Elsen et al. 2020, for NCHW convolutions).
+  /// Columns go in blocks of 512 so the output block stays in L1; rows split over threads.
+  public func multiplyTransposed(
+    _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
+    into yT: UnsafeMutablePointer<Float>
+  ) {
+    guard m > 0, rows > 0 else { return }
+    rowOffsets.withUnsafeBufferPointer { offsets in
+      columnIndices.withUnsafeBufferPointer { indices in
+        values.withUnsafeBufferPointer { vals in
+          let grain = max(1, 65_536 / max(1, m * max(1, values.count / rows)))
+          parallelFor(rows, minimumPerChunk: grain) { chunk in
+            for c0 in stride(from: 0, to: m, by: 512) {
+              let width = min(512, m - c0)
+              for r in chunk {
+                let out = yT + r * m + c0
+                out.update(repeating: bias?[r] ?? 0, count: width)
+                for t in Int(offsets[r])..<Int(offsets[r + 1]) {
+                  axpy(vals[t], xT + Int(indices[t]) * m + c0, out, count: width)
+                }
+                if activation == .relu { EpilogueActivation.relu.apply(out, count: width) }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// `y[0..<count] += a·x[0..<count]`, eight lanes at a time.
+@inline(__always)
+func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+  let va = SIMD8<Float>(repeating: a)
+  var i = 0
+  while i + 8 <= count {
+    let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+    let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(y + i).storeBytes(of: yv + va * xv, as: SIMD8<Float>.self)
+    i += 8
+  }
+  while i < count { y[i] += a * x[i]; i += 1 }
 }
 
 extension BSRMatrix: PackedLinearWeights {

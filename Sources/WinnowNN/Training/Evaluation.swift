@@ -5,6 +5,12 @@ public struct EvaluationResult: Sendable, Codable, Hashable {
   public var loss: Float
   public var accuracy: Float
   public var examples: Int
+
+  public init(loss: Float, accuracy: Float, examples: Int) {
+    self.loss = loss
+    self.accuracy = accuracy
+    self.examples = examples
+  }
 }
 
 /// Runs `model` in inference mode over `data` in batches and returns the mean
