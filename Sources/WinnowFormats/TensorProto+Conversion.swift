@@ -120,3 +120,10 @@ extension UInt32 {
     self = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
   }
 }
+
+extension ONNXValue {
+  /// The value a tensor proto holds (external data read relative to `directory`).
+  public init(_ proto: TensorProto, file: String, directory: String? = nil) throws(ONNXError) {
+    self = try proto.value(file: file, directory: directory)
+  }
+}

@@ -25,6 +25,7 @@ struct WinnowCommand: ParsableCommand {
       Quantize.self,
       Sensitivity.self,
       Import.self,
+      Export.self,
       ONNXConformanceCommand.self,
       Compile.self,
       Bench.self,

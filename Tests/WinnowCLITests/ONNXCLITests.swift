@@ -79,4 +79,23 @@ private func tinyModel(activation: String = "Relu") -> ModelProto {
     #expect(r.status != 0)
     #expect(r.stderr.contains("no test_"))
   }
+
+  @Test func exportWritesAModelThatImportsBack() throws {
+    let path = scratch("smallcnn-int8.onnx")
+    let r = try winnow(["export", "--model", "smallcnn", "--seed", "3", "--int8", path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("int8 weights"))
+    let imported = try winnow(["import", path])
+    #expect(imported.status == 0, "\(imported.stderr)")
+    #expect(imported.stdout.contains("DequantizeLinear") && imported.stdout.contains("Conv×2"))
+  }
+
+  @Test func exportRejectsBadArguments() throws {
+    let unknown = try winnow(["export", "--model", "alexnet", scratch("x.onnx")])
+    #expect(unknown.status != 0 && unknown.stderr.contains("alexnet"))
+    let missing = try winnow(["export", "/nonexistent/run.ckpt", scratch("y.onnx")])
+    #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/run.ckpt"))
+    let badShape = try winnow(["export", "--model", "lenet5", "--input-shape", "1,8,8", scratch("z.onnx")])
+    #expect(badShape.status != 0 && badShape.stderr.contains("lenet5"))
+  }
 }

@@ -70,6 +70,10 @@ public struct ONNXGraphBuilder {
     return model
   }
 
+  mutating func graphAppend(_ node: NodeProto) { graph.node.append(node) }
+
+  mutating func graphFilterInitializers(_ keep: (TensorProto) -> Bool) { graph.initializer = graph.initializer.filter(keep) }
+
   static func valueInfo(_ name: String, shape: [Int], dataType: TensorProto.DataType) -> ValueInfoProto {
     var info = ValueInfoProto()
     info.name = name
