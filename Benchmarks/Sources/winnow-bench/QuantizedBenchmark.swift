@@ -30,6 +30,14 @@ enum QuantizedBenchmark {
     case "int8":
       return "Int8LinearWeights: per-channel symmetric int8 weights (round to nearest); activations uint8 "
         + "per token (dynamic) or with one calibrated scale (static). Error column: max |y − y_fp32| / max |y_fp32|."
+    case "int4":
+      return "Int4LinearWeights: group-wise symmetric int4 (round to nearest), weight-only. M < 4: GEMV on the "
+        + "4-bit codes; M ≥ 4: dequantized row panels + SGEMM. Error column: max |y − y_fp32| / max |y_fp32|."
+    case "binary":
+      return "BinaryLinearWeights (XNOR-Net): sign bits of W with per-channel α = mean|w|, tokens binarised "
+        + "by sign with β = mean|x|. The error column is large by design (1-bit weights and activations)."
+    case "nm":
+      return "NMSparseMatrix: magnitude-pruned to n:m (keep the n largest of every m inputs), AVX-512 kernel."
     default: return ""
     }
   }
@@ -43,6 +51,12 @@ enum QuantizedBenchmark {
         ("int8, calibrated static", Int8LinearWeights.quantizingPerChannel(
           dense, outputFeatures: n, inputFeatures: k, activationQuantization: .calibrated(scale: 2.0 / 255, zeroPoint: 128))),
       ]
+    case "int4":
+      return [32, 64, 128].map { group in
+        ("int4, group \(group)", Int4LinearWeights.quantizingGroupwise(dense, outputFeatures: n, inputFeatures: k, groupSize: group))
+      }
+    case "binary":
+      return [("binary (XNOR)", BinaryLinearWeights.binarizing(dense, outputFeatures: n, inputFeatures: k))]
     default:
       return []
     }

@@ -75,3 +75,34 @@ void winnow_qs8_gemm_vnni(int m, int n, int k, const uint8_t *q, int q_stride, c
                           const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
                           const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
                           int panel_end);
+
+// MARK: - Binary (XNOR-popcount) weights (xnor_gemm.c)
+
+/// Interleaves row-major sign words (N rows × `words`) into panels of 8 rows (zero padded).
+void winnow_xnor_pack_panels(const uint64_t *signs, int n, int words, uint64_t *panels);
+/// Sign bits (x ≥ 0 → 1) of M tokens, ⌈K/64⌉ words each (padding bits 0), and β = mean |x|.
+void winnow_binarize_rows(const float *x, int m, int k, uint64_t *bits, float *betas);
+/// Portable XNOR GEMM for output features [row_begin, row_end) on row-major sign words.
+void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                               const uint64_t *signs, const float *alphas, const float *bias, int relu,
+                               float *y, int row_begin, int row_end);
+/// AVX-512 VPOPCNTDQ XNOR GEMM for output rows [16·pair_begin, 16·pair_end) on the panels.
+void winnow_xnor_gemm_avx512(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                             const uint64_t *panels, const float *alphas, const float *bias, int relu,
+                             float *y, int pair_begin, int pair_end);
+
+// MARK: - Int4 weight-only, group-wise (q4_gemv.c)
+
+/// Dequantizes rows [row_begin, row_end) to Float (`out`: (row_end − row_begin) × K).
+void winnow_q4_dequantize_rows(const uint8_t *packed, int k, int group, const float *scales, const uint8_t *zeros,
+                               int row_begin, int row_end, float *out);
+/// Portable `y[row] = act(W[row, :]·x + bias[row])` for rows [row_begin, row_end).
+void winnow_q4_gemv_portable(int n, int k, const float *x, int group, const uint8_t *packed, const float *scales,
+                             const uint8_t *zeros, const float *bias, int relu, float *y, int row_begin,
+                             int row_end);
+/// even[j] = x[2j], odd[j] = x[2j + 1], zero padded to `half_padded` entries.
+void winnow_q4_split_token(const float *x, int k, int half_padded, float *even, float *odd);
+/// AVX-512 GEMV on the split token; `group` a multiple of 32. Requires AVX-512F/BW/VL.
+void winnow_q4_gemv_avx512(int n, int k, const float *even, const float *odd, int group, const uint8_t *packed,
+                           const float *scales, const uint8_t *zeros, const float *bias, int relu, float *y,
+                           int row_begin, int row_end);

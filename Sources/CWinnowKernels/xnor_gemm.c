@@ -1,0 +1,129 @@
+// Binary (XNOR-Net) linear layer: sign bits of W and of each token, popcount of their XOR.
+// Called by BinaryLinearWeights (Sources/WinnowKernels/Packed).
+//
+//     s_w[n, k] = +1 if bit k of row n is set, else −1;  s_x[m, k] = +1 if x[m, k] ≥ 0, else −1
+//     Σ_k s_w·s_x = K − 2·popcount(w_bits[n] XOR x_bits[m])        (padding bits are 0 in both)
+//     y[m, n] = act(α[n] · β[m] · (K − 2·popcount) + bias[n]),   β[m] = mean_k |x[m, k]|
+//
+// The AVX-512 kernel reads rows interleaved in panels of 8: word w of rows 8p…8p+7 are 8
+// consecutive UInt64 (`panel[(p·W + w)·8 + r]`), so one VPOPCNTQ counts 8 rows for one
+// broadcast token word and the counts stay in lanes (no horizontal sums). Tile: 4 tokens × 16 rows.
+#include "CWinnowKernels.h"
+#include <string.h>
+
+static inline int minimum_int(int a, int b) { return a < b ? a : b; }
+
+void winnow_xnor_pack_panels(const uint64_t *signs, int n, int words, uint64_t *panels) {
+  int count = (n + 7) / 8;
+  for (int p = 0; p < count; p++)
+    for (int w = 0; w < words; w++)
+      for (int r = 0; r < 8; r++) {
+        int row = 8 * p + r;
+        *panels++ = row < n ? signs[(size_t)row * words + w] : 0;
+      }
+}
+
+void winnow_binarize_rows(const float *x, int m, int k, uint64_t *bits, float *betas) {
+  int words = (k + 63) / 64;
+  for (int i = 0; i < m; i++) {
+    const float *row = x + (size_t)i * k;
+    uint64_t *out = bits + (size_t)i * words;
+    memset(out, 0, sizeof(uint64_t) * (size_t)words);
+    float sum = 0;
+    for (int p = 0; p < k; p++) {
+      if (row[p] >= 0) out[p / 64] |= (uint64_t)1 << (p % 64);
+      sum += row[p] < 0 ? -row[p] : row[p];
+    }
+    betas[i] = k > 0 ? sum / (float)k : 0;
+  }
+}
+
+static inline int popcount64(uint64_t v) {
+  v = v - ((v >> 1) & 0x5555555555555555ull);
+  v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+  v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (int)((v * 0x0101010101010101ull) >> 56);
+}
+
+void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                               const uint64_t *signs, const float *alphas, const float *bias, int relu,
+                               float *y, int row_begin, int row_end) {
+  int words = (k + 63) / 64;
+  for (int i = 0; i < m; i++)
+    for (int j = row_begin; j < row_end; j++) {
+      int count = 0;
+      for (int w = 0; w < words; w++) count += popcount64(x_bits[(size_t)i * words + w] ^ signs[(size_t)j * words + w]);
+      float v = alphas[j] * betas[i];
+      v = v * (float)(k - 2 * count);
+      v += bias ? bias[j] : 0.0f;
+      y[(size_t)i * n + j] = relu && !(v > 0) ? 0.0f : v;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define WINNOW_POPCNT __attribute__((target("avx512f,avx512vl,avx512vpopcntdq")))
+#define TOKENS 4
+
+/// MR tokens × 16 rows (two panels of 8) over all words, then the epilogue.
+WINNOW_POPCNT static inline __attribute__((always_inline)) void xnor_tile(
+    const int MR, int words, int k, const uint64_t *x_bits, const float *betas, const uint64_t *panel0,
+    const uint64_t *panel1, int n, int row0, const float *alphas, const float *bias, int relu, float *y) {
+  __m512i count[TOKENS][2];
+  for (int i = 0; i < MR; i++) count[i][0] = count[i][1] = _mm512_setzero_si512();
+  for (int w = 0; w < words; w++) {
+    __m512i s0 = _mm512_loadu_si512((const void *)(panel0 + (size_t)w * 8));
+    __m512i s1 = _mm512_loadu_si512((const void *)(panel1 + (size_t)w * 8));
+    for (int i = 0; i < MR; i++) {
+      __m512i xw = _mm512_set1_epi64((long long)x_bits[(size_t)i * words + w]);
+      count[i][0] = _mm512_add_epi64(count[i][0], _mm512_popcnt_epi64(_mm512_xor_si512(xw, s0)));
+      count[i][1] = _mm512_add_epi64(count[i][1], _mm512_popcnt_epi64(_mm512_xor_si512(xw, s1)));
+    }
+  }
+  for (int h = 0; h < 2; h++) {
+    int r0 = row0 + 8 * h, rows = n - r0;
+    if (rows <= 0) break;
+    __mmask8 mask = rows >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << rows) - 1);
+    __m256 a = _mm256_maskz_loadu_ps(mask, alphas + r0);
+    __m256 b = bias ? _mm256_maskz_loadu_ps(mask, bias + r0) : _mm256_setzero_ps();
+    for (int i = 0; i < MR; i++) {
+      __m256i c = _mm512_cvtepi64_epi32(count[i][h]);
+      __m256i dot = _mm256_sub_epi32(_mm256_set1_epi32(k), _mm256_slli_epi32(c, 1));
+      __m256 v = _mm256_mul_ps(_mm256_mul_ps(a, _mm256_set1_ps(betas[i])), _mm256_cvtepi32_ps(dot));
+      v = _mm256_add_ps(v, b);
+      if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+      _mm256_mask_storeu_ps(y + (size_t)i * n + r0, mask, v);
+    }
+  }
+}
+
+WINNOW_POPCNT void winnow_xnor_gemm_avx512(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                                           const uint64_t *panels, const float *alphas, const float *bias,
+                                           int relu, float *y, int pair_begin, int pair_end) {
+  int words = (k + 63) / 64, panel_count = (n + 7) / 8;
+  for (int pair = pair_begin; pair < pair_end; pair++) {
+    int row0 = 16 * pair;
+    const uint64_t *panel0 = panels + (size_t)(2 * pair) * words * 8;
+    // An odd last panel pairs with itself; its second half is past N and never stored.
+    const uint64_t *panel1 = 2 * pair + 1 < panel_count ? panel0 + (size_t)words * 8 : panel0;
+    for (int i0 = 0; i0 < m; i0 += TOKENS) {
+      const uint64_t *xb = x_bits + (size_t)i0 * words;
+      float *yt = y + (size_t)i0 * n;
+      const float *bt = betas + i0;
+      switch (minimum_int(TOKENS, m - i0)) {
+        case 1: xnor_tile(1, words, k, xb, bt, panel0, panel1, n, row0, alphas, bias, relu, yt); break;
+        case 2: xnor_tile(2, words, k, xb, bt, panel0, panel1, n, row0, alphas, bias, relu, yt); break;
+        case 3: xnor_tile(3, words, k, xb, bt, panel0, panel1, n, row0, alphas, bias, relu, yt); break;
+        default: xnor_tile(4, words, k, xb, bt, panel0, panel1, n, row0, alphas, bias, relu, yt); break;
+      }
+    }
+  }
+}
+#else
+void winnow_xnor_gemm_avx512(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                             const uint64_t *panels, const float *alphas, const float *bias, int relu, float *y,
+                             int pair_begin, int pair_end) {
+  (void)m; (void)n; (void)k; (void)x_bits; (void)betas; (void)panels; (void)alphas; (void)bias; (void)relu;
+  (void)y; (void)pair_begin; (void)pair_end;
+}
+#endif
