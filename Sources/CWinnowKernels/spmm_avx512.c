@@ -13,6 +13,27 @@
 #include "CWinnowKernels.h"
 #include <string.h>
 
+/// Portable N:M kernel: one sparse dot product per token and output row.
+void winnow_nm_spmm_f32_portable(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias,
+                                 int relu, float *y, int begin, int end) {
+  const int n = w->n, m = w->m, k = w->columns, groups = (k + m - 1) / m;
+  for (int i = 0; i < m_tokens; i++) {
+    const float *xi = x + (size_t)i * k;
+    for (int row = begin; row < end; row++) {
+      const uint8_t *indices = w->indices + (size_t)row * groups * n;
+      const float *values = w->values + (size_t)row * groups * n;
+      float s0 = 0, s1 = 0;
+      for (int g = 0; g < groups; g++)
+        for (int s = 0; s < n; s++) {
+          float product = values[g * n + s] * xi[g * m + indices[g * n + s]];
+          if (s & 1) s1 += product; else s0 += product;
+        }
+      float v = s0 + s1 + (bias ? bias[row] : 0.0f);
+      y[(size_t)i * w->rows + row] = relu && !(v > 0) ? 0.0f : v;
+    }
+  }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -228,10 +249,102 @@ WINNOW_AVX512 void winnow_spmm_f32_avx512(const winnow_sparse_matrix *w, const f
   for (; m0 < m; m0++) dot_token(w, x + (size_t)m0 * k, bias, relu, y + (size_t)m0 * n, begin, end);
 }
 
+// MARK: - N:M sparse weights (see NMSparseMatrix): CSR-like rows with implied group offsets
+
+/// Input blocks of 64 activations (a 16 KB slice of the panel, L1-resident) per pass over rows.
+#define NM_BLOCK_INPUTS 64
+
+/// Accumulates groups [g0, g1) of one row into `acc` (V·16 tokens, row of the accumulator
+/// buffer). `N` is the group's kept count when known at compile time (0: use `n`).
+WINNOW_AVX512 static inline __attribute__((always_inline)) void nm_row_block(
+    const int V, const int N, int n, int m, const uint8_t *indices, const float *values, int g0, int g1,
+    const float *panel, float *acc_row) {
+  if (N) n = N;
+  __m512 acc[4];
+  for (int v = 0; v < V; v++) acc[v] = _mm512_load_ps(acc_row + 16 * v);
+  for (int g = g0; g < g1; g++) {
+    const float *group = panel + (size_t)g * m * PANEL_TOKENS;
+    for (int s = 0; s < n; s++) {
+      const float *p = group + (size_t)indices[g * n + s] * PANEL_TOKENS;
+      __m512 wv = _mm512_set1_ps(values[g * n + s]);
+      for (int v = 0; v < V; v++) acc[v] = _mm512_fmadd_ps(wv, _mm512_load_ps(p + 16 * v), acc[v]);
+    }
+  }
+  for (int v = 0; v < V; v++) _mm512_store_ps(acc_row + 16 * v, acc[v]);
+}
+
+#define NM_CASE(V, N) case V: nm_row_block(V, N, n, m, indices, values, g0, g1, panel, acc_row); break;
+#define DEFINE_NM(N)                                                                                  \
+  WINNOW_AVX512 static void nm_row_block_##N(int V, int n, int m, const uint8_t *indices,            \
+      const float *values, int g0, int g1, const float *panel, float *acc_row) {                     \
+    switch (V) { NM_CASE(1, N) NM_CASE(2, N) NM_CASE(3, N) NM_CASE(4, N) }                          \
+  }
+DEFINE_NM(2) DEFINE_NM(0)
+
+size_t winnow_nm_spmm_workspace_floats(const winnow_nm_matrix *w, int rows) {
+  size_t padded = (size_t)(w->columns + 15) / 16 * 16;
+  return padded * PANEL_TOKENS + (size_t)(rows + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS * PANEL_TOKENS + 16;
+}
+
+WINNOW_AVX512 static void nm_dot_token(const winnow_nm_matrix *w, const float *x, const float *bias, int relu,
+                                       float *y, int begin, int end) {
+  const int n = w->n, m = w->m, groups = (w->columns + m - 1) / m;
+  for (int row = begin; row < end; row++) {
+    const uint8_t *indices = w->indices + (size_t)row * groups * n;
+    const float *values = w->values + (size_t)row * groups * n;
+    float s0 = 0, s1 = 0;
+    for (int g = 0; g < groups; g++)
+      for (int s = 0; s < n; s++) {
+        float product = values[g * n + s] * x[g * m + indices[g * n + s]];
+        if (s & 1) s1 += product; else s0 += product;
+      }
+    float v = s0 + s1 + (bias ? bias[row] : 0.0f);
+    y[row] = relu && !(v > 0) ? 0.0f : v;
+  }
+}
+
+WINNOW_AVX512 void winnow_nm_spmm_f32_avx512(const winnow_nm_matrix *w, const float *x, int m_tokens,
+                                             const float *bias, int relu, float *y, int begin, int end,
+                                             float *workspace) {
+  const int k = w->columns, n = w->n, m = w->m, groups = (k + m - 1) / m;
+  const int padded = (k + 15) / 16 * 16, rows = end - begin;
+  const int block_groups = NM_BLOCK_INPUTS / m > 0 ? NM_BLOCK_INPUTS / m : 1;
+  float *panel = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+  float *acc = panel + (size_t)padded * PANEL_TOKENS;
+  int m0 = 0;
+  while (m_tokens - m0 >= MINIMUM_PANEL_TOKENS) {
+    int tokens = minimum(PANEL_TOKENS, m_tokens - m0), V = (tokens + 15) / 16;
+    winnow_pack_token_panel_avx512(x, k, m0, tokens, padded, panel);
+    size_t accumulators = (size_t)((rows + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS) * PANEL_TOKENS;
+    memset(acc, 0, sizeof(float) * accumulators);
+    for (int g0 = 0; g0 < groups; g0 += block_groups) {
+      int g1 = minimum(groups, g0 + block_groups);
+      for (int row = begin; row < end; row++) {
+        const uint8_t *indices = w->indices + (size_t)row * groups * n;
+        const float *values = w->values + (size_t)row * groups * n;
+        float *acc_row = acc + (size_t)(row - begin) * PANEL_TOKENS;
+        if (n == 2) nm_row_block_2(V, n, m, indices, values, g0, g1, panel, acc_row);
+        else nm_row_block_0(V, n, m, indices, values, g0, g1, panel, acc_row);
+      }
+    }
+    for (int r0 = 0; r0 < rows; r0 += TILE_ROWS)
+      store_tile(acc + (size_t)r0 * PANEL_TOKENS, minimum(TILE_ROWS, rows - r0), tokens, bias, relu, y, w->rows, m0,
+                 begin + r0);
+    m0 += tokens;
+  }
+  for (; m0 < m_tokens; m0++)
+    nm_dot_token(w, x + (size_t)m0 * k, bias, relu, y + (size_t)m0 * w->rows, begin, end);
+}
+
 #else
 size_t winnow_spmm_f32_workspace_floats(const winnow_sparse_matrix *w) { (void)w; return 0; }
 void winnow_spmm_f32_avx512(const winnow_sparse_matrix *w, const float *x, int m, const float *bias, int relu,
                             float *y, int begin, int end, float *workspace) {
   (void)w; (void)x; (void)m; (void)bias; (void)relu; (void)y; (void)begin; (void)end; (void)workspace;
+}
+size_t winnow_nm_spmm_workspace_floats(const winnow_nm_matrix *w, int rows) { (void)w; (void)rows; return 0; }
+void winnow_nm_spmm_f32_avx512(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias, int relu,
+                               float *y, int begin, int end, float *workspace) {
+  (void)w; (void)x; (void)m_tokens; (void)bias; (void)relu; (void)y; (void)begin; (void)end; (void)workspace;
 }
 #endif

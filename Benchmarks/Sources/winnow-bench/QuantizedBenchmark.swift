@@ -55,6 +55,10 @@ enum QuantizedBenchmark {
       return [32, 64, 128].map { group in
         ("int4, group \(group)", Int4LinearWeights.quantizingGroupwise(dense, outputFeatures: n, inputFeatures: k, groupSize: group))
       }
+    case "nm":
+      return [(2, 4), (1, 4), (2, 8)].map { (keep, group) in
+        ("\(keep):\(group)", NMSparseMatrix(pruning: dense, rows: n, columns: k, n: keep, m: group))
+      }
     case "binary":
       return [("binary (XNOR)", BinaryLinearWeights.binarizing(dense, outputFeatures: n, inputFeatures: k))]
     default:

@@ -47,6 +47,23 @@ size_t winnow_spmm_f32_workspace_floats(const winnow_sparse_matrix *w);
 void winnow_spmm_f32_avx512(const winnow_sparse_matrix *w, const float *x, int m, const float *bias, int relu,
                             float *y, int begin, int end, float *workspace);
 
+/// N:M sparse weights as the C kernel reads them (validated by NMSparseMatrix): every row has
+/// `G = ⌈columns / m⌉` groups of `n` (value, in-group index) slots, row-major.
+typedef struct {
+  int32_t rows, columns, n, m;
+  const uint8_t *indices;
+  const float *values;
+} winnow_nm_matrix;
+
+/// Floats of workspace `winnow_nm_spmm_f32_avx512` needs for a chunk of `rows` output rows.
+size_t winnow_nm_spmm_workspace_floats(const winnow_nm_matrix *w, int rows);
+/// `Y = act(X·Wᵀ + bias)` for output rows [begin, end), all tokens. Requires AVX-512F.
+void winnow_nm_spmm_f32_avx512(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias, int relu,
+                               float *y, int begin, int end, float *workspace);
+/// The portable N:M kernel (same contract, any CPU).
+void winnow_nm_spmm_f32_portable(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias,
+                                 int relu, float *y, int begin, int end);
+
 // MARK: - int8 weights × uint8 activations (qs8_gemm.c)
 
 /// Bytes of the VNNI weight layout for N×K int8 codes (panels of 32 outputs × 4 inputs).
