@@ -16,6 +16,11 @@ struct QuietSampler {
   var maximumAttempts = 21
   /// Before each sample, wait up to this long for a quiet moment (see ``waitForQuiet``).
   var quietWaitSeconds = 10.0
+  /// `--cpu-time`: time a call by this process' CPU time (all its threads) instead of wall time,
+  /// and count every sample as quiet. For one-thread rows on a machine other processes keep
+  /// busy: time-slicing then inflates wall time but not CPU time (cache and memory-bandwidth
+  /// sharing still show). Meaningless for several threads (spinning or waiting threads).
+  var useCPUTime = false
 
   /// Measures every candidate, alternating between them sample by sample so that they see
   /// the same conditions. Returns one ``Timing`` per candidate (seconds per call).
@@ -26,7 +31,7 @@ struct QuietSampler {
     while attempts < maximumAttempts && timings.contains(where: { $0.quiet.count < samples }) {
       attempts += 1
       for (i, body) in candidates.enumerated() where timings[i].quiet.count < samples {
-        waitForQuiet(timeout: quietWaitSeconds)
+        if !useCPUTime { waitForQuiet(timeout: quietWaitSeconds) }
         rewarm(body)
         timings[i].add(sample(body, calls: callsPerSample[i]))
       }
@@ -76,6 +81,9 @@ struct QuietSampler {
     let foreign = max(0, (machine1.busy - machine0.busy) - (own1 - own0))
     let steal = machine1.steal - machine0.steal
     let limit = max(0.02, 0.1 * wall)
+    if useCPUTime {
+      return Sample(secondsPerCall: (own1 - own0) / Double(calls), wall: wall, foreignCPU: foreign, quiet: true)
+    }
     return Sample(secondsPerCall: wall / Double(calls), wall: wall, foreignCPU: foreign,
                   quiet: foreign <= limit && steal <= limit)
   }

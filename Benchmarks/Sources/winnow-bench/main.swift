@@ -8,6 +8,7 @@ let usage = """
     --min-sample-ms T  minimum length of one sample (default 100)
     --wait-quiet S     before each sample wait up to S seconds for a quiet machine (default 10)
     --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT
+    --cpu-time         time by process CPU time, all samples quiet (1-thread rows on a busy machine)
     --phases           LeNet: also time forward / backward / update separately
     --steps N          LeNet: just run N steps at the first thread count, no timing
                        (for valgrind --tool=callgrind or perf)
@@ -43,6 +44,7 @@ struct Options {
       case "--samples": sampler.samples = Int(value(after: argument)) ?? sampler.samples
       case "--min-sample-ms": sampler.minimumSampleSeconds = (Double(value(after: argument)) ?? 100) / 1e3
       case "--wait-quiet": sampler.quietWaitSeconds = Double(value(after: argument)) ?? sampler.quietWaitSeconds
+      case "--cpu-time": sampler.useCPUTime = true
       case "--phases": phases = true
       case "--steps": steps = Int(value(after: argument))
       case "-h", "--help": say(usage); exit(0)
@@ -70,6 +72,7 @@ if let steps = options.steps {
 say("# winnow-bench\n")
 say("machine: \(machineDescription())")
 say("BLAS: \(blasDescription())")
+if sampler.useCPUTime { say("timing: process CPU time per call (--cpu-time), not wall time\n") }
 say("samples: median of \(sampler.samples) quiet samples of ≥ \(Int(sampler.minimumSampleSeconds * 1e3)) ms each "
     + "(quiet = other processes and steal ≤ max(20 ms, 10 %) of the sample; each sample waits up to "
     + "\(Int(sampler.quietWaitSeconds)) s for a quiet moment first)\n")
