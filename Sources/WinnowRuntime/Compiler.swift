@@ -22,12 +22,15 @@ public enum Compiler {
     var fusion = LayerFusion(graph: graph)
     let found = fusion.run()
     let known = found.map(\.name)
-    for name in options.formats.keys where !known.contains(name) {
+    for name in Set(options.formats.keys).union(options.quantization.keys).sorted() where !known.contains(name) {
       throw RuntimeError.unknownLayer(name, known: known)
     }
     var layers: [CompiledLayer] = []
     for candidate in found {
-      let format = options.formats[candidate.name]
+      var format = options.formats[candidate.name]
+      if let scheme = options.quantization[candidate.name] ?? options.quantizeAll {
+        format = try WeightFormat(scheme: scheme, layer: candidate.name)
+      }
       let layer = try pack(candidate, format: format, choice: options.choice)
       progress?("\(layer.name): \(layer.format) (\(layer.weights.kernelName))")
       layers.append(layer)
@@ -39,27 +42,27 @@ public enum Compiler {
   static func pack(_ c: LayerCandidate, format: WeightFormat?, choice: FormatChoice) throws -> CompiledLayer {
     let n = c.outputFeatures, k = c.inputFeatures
     let nonZeros = c.weights.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-    func make(_ f: WeightFormat, timings: [KernelTiming]) -> CompiledLayer {
+    func make(_ f: WeightFormat, timings: [KernelTiming]) throws -> CompiledLayer {
       CompiledLayer(
-        name: c.name, kind: c.kind, format: f, weights: f.pack(c.weights, outputFeatures: n, inputFeatures: k),
+        name: c.name, kind: c.kind, format: f, weights: try f.pack(c.weights, outputFeatures: n, inputFeatures: k),
         bias: c.bias, activation: c.activation, rowsPerExample: c.rowsPerExample, timings: timings,
         nonZeros: nonZeros, weightCount: c.weights.count)
     }
-    if let format { return make(format, timings: []) }
+    if let format { return try make(format, timings: []) }
     switch choice {
-    case .fixed(let f): return make(f, timings: [])
+    case .fixed(let f): return try make(f, timings: [])
     case .fastest(let batch):
       let density = Double(nonZeros) / Double(max(1, c.weights.count))
       let m = max(1, batch * c.rowsPerExample)
-      let timings = WeightFormat.candidates(density: density).map { f -> KernelTiming in
-        let w = f.pack(c.weights, outputFeatures: n, inputFeatures: k)
+      let timings = try WeightFormat.candidates(density: density).map { f -> KernelTiming in
+        let w = try f.pack(c.weights, outputFeatures: n, inputFeatures: k)
         let transposed = if case .convolution = c.kind { true } else { false }
         return KernelTiming(
           format: f, kernel: w.kernelName,
           seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation, transposed: transposed))
       }
       let best = timings.min { $0.seconds < $1.seconds }!
-      return make(best.format, timings: timings)
+      return try make(best.format, timings: timings)
     }
   }
 }

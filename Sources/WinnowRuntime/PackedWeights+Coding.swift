@@ -6,6 +6,7 @@ import WinnowKernels
 ///     dense   <p>.values F32 [N·K]
 ///     csr     <p>.row_offsets I32 [N+1], <p>.column_indices I16|I32 [nnz], <p>.values F32 [nnz]
 ///     bsr     <p>.block_row_offsets I32, <p>.block_column_indices I16|I32, <p>.values F32
+///     int8    <p>.codes I8 [N·K], <p>.scales F32 [N]
 extension WeightFormat {
   func encode(_ weights: any PackedLinearWeights, prefix p: String, into tensors: inout [String: RawTensor]) {
     switch (self, weights) {
@@ -19,6 +20,9 @@ extension WeightFormat {
       tensors["\(p).block_row_offsets"] = RawTensor(integers: w.blockRowOffsets, dtype: "I32")
       tensors["\(p).block_column_indices"] = indexTensor(w.blockColumnIndices, columns: w.blockColumnCount)
       tensors["\(p).values"] = RawTensor(floats: w.values)
+    case (.int8, let w as Int8LinearWeights):
+      tensors["\(p).codes"] = RawTensor(integers: w.codes, dtype: "I8")
+      tensors["\(p).scales"] = RawTensor(floats: w.scales)
     default:
       preconditionFailure("format \(self) does not match weights \(type(of: weights))")
     }
@@ -39,6 +43,9 @@ extension WeightFormat {
         return try BSRMatrix(rows: n, columns: k, blockRows: r, blockColumns: c,
                              blockRowOffsets: t.int32s("\(p).block_row_offsets"),
                              blockColumnIndices: t.indices("\(p).block_column_indices"), values: t.floats("\(p).values"))
+      case .int8:
+        let codes = try t.tensor("\(p).codes").elements(Int8.self, dtype: "I8", name: "\(p).codes", reader: t.reader)
+        return try Int8LinearWeights(codes: codes, scales: t.floats("\(p).scales"), outputFeatures: n, inputFeatures: k)
       }
     } catch let e as SparseFormatError {
       throw t.reader.error("layer weights '\(p)': \(e)")

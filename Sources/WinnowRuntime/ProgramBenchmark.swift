@@ -38,6 +38,7 @@ func denseValues(of weights: any PackedLinearWeights) -> [Float]? {
   case let w as DenseLinearWeights: w.values
   case let w as CSRMatrix: w.dense()
   case let w as BSRMatrix: w.dense()
+  case let w as Int8LinearWeights: w.dequantized()
   default: nil
   }
 }

@@ -1,3 +1,5 @@
+import WinnowCompression
+import WinnowCore
 import WinnowKernels
 
 /// How one layer's weights are stored and multiplied in a compiled program.
@@ -8,12 +10,37 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
   case csr
   /// Block-sparse rows with `rows × columns` blocks (zero blocks are not stored).
   case bsr(rows: Int, columns: Int)
+  /// Int8 weights with a symmetric scale per output channel; activations quantized per token
+  /// at run time (uint8), products in int32 (VNNI where present).
+  case int8
 
   public var description: String {
     switch self {
     case .dense: "dense"
     case .csr: "csr"
     case .bsr(let r, let c): "bsr\(r)x\(c)"
+    case .int8: "int8"
+    }
+  }
+
+  /// Whether the format changes the numbers (quantizes) rather than only the storage.
+  public var isQuantized: Bool {
+    switch self {
+    case .int8: true
+    case .dense, .csr, .bsr: false
+    }
+  }
+
+  /// The format that executes a quantization scheme of WinnowCompression, or an error naming
+  /// the layer when the runtime has no kernel for it.
+  public init(scheme: QuantizationScheme, layer: String) throws {
+    switch scheme {
+    case .integer(bits: 8, symmetric: true, granularity: .perChannel), .integer(bits: 8, symmetric: true, granularity: .perTensor):
+      self = .int8
+    default:
+      throw RuntimeError.formatNotApplicable(
+        layer: layer, format: scheme.description,
+        reason: "the runtime executes int8 symmetric (per channel or per tensor) weights; quantize to int8-channel")
     }
   }
 
@@ -22,6 +49,7 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     switch text.lowercased() {
     case "dense": self = .dense
     case "csr": self = .csr
+    case "int8": self = .int8
     case let s where s.hasPrefix("bsr"):
       let dims = s.dropFirst(3).split(separator: "x").compactMap { Int($0) }
       guard dims.count == 2, (1...64).contains(dims[0]), (1...64).contains(dims[1]) else {
@@ -29,7 +57,7 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
       }
       self = .bsr(rows: dims[0], columns: dims[1])
     default:
-      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC)")
+      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC, int8)")
     }
   }
 
@@ -39,12 +67,17 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     density > 0.5 ? [.dense] : [.dense, .csr, .bsr(rows: 4, columns: 1), .bsr(rows: 1, columns: 4), .bsr(rows: 8, columns: 1)]
   }
 
-  /// Packs `N×K` row-major weights (`values`) in this format.
-  func pack(_ values: [Float], outputFeatures n: Int, inputFeatures k: Int) -> any PackedLinearWeights {
+  /// Packs `N×K` row-major weights (`values`) in this format; quantized formats quantize
+  /// here, after batch norm has been folded into the weights.
+  func pack(_ values: [Float], outputFeatures n: Int, inputFeatures k: Int) throws -> any PackedLinearWeights {
     switch self {
-    case .dense: DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
-    case .csr: CSRMatrix(dense: values, rows: n, columns: k)
-    case .bsr(let r, let c): BSRMatrix(dense: values, rows: n, columns: k, blockRows: r, blockColumns: c)
+    case .int8:
+      let q = try QuantizationScheme.int8(symmetric: true, perChannel: true)
+        .quantize(Tensor(shape: [n, k], scalars: values), layer: "weights")
+      return try Int8LinearWeights(codes: q.codes.scalars, scales: q.scales, outputFeatures: n, inputFeatures: k)
+    case .dense: return DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
+    case .csr: return CSRMatrix(dense: values, rows: n, columns: k)
+    case .bsr(let r, let c): return BSRMatrix(dense: values, rows: n, columns: k, blockRows: r, blockColumns: c)
     }
   }
 }
@@ -62,9 +95,19 @@ public struct CompileOptions: Sendable {
   /// Formats for named layers (`conv1`, `fc2`); others follow ``choice``.
   public var formats: [String: WeightFormat]
   public var choice: FormatChoice
+  /// Quantization schemes by layer (a ``QuantizationPlan``'s layers); they override
+  /// ``formats`` and ``choice`` for those layers.
+  public var quantization: [String: QuantizationScheme]
+  /// A scheme for every layer the plan does not name.
+  public var quantizeAll: QuantizationScheme?
 
-  public init(formats: [String: WeightFormat] = [:], choice: FormatChoice = .fastest(batch: 1)) {
+  public init(
+    formats: [String: WeightFormat] = [:], choice: FormatChoice = .fastest(batch: 1),
+    quantization: [String: QuantizationScheme] = [:], quantizeAll: QuantizationScheme? = nil
+  ) {
     self.formats = formats
     self.choice = choice
+    self.quantization = quantization
+    self.quantizeAll = quantizeAll
   }
 }
