@@ -27,44 +27,54 @@ public enum Compiler {
     }
     var layers: [CompiledLayer] = []
     for candidate in found {
-      var format = options.formats[candidate.name]
+      let layer: CompiledLayer
       if let scheme = options.quantization[candidate.name] ?? options.quantizeAll {
-        format = try WeightFormat(scheme: scheme, layer: candidate.name)
+        let formats = try WeightFormat.candidates(for: scheme, layer: candidate.name, density: candidate.density)
+        layer = try pack(candidate, candidates: formats, choice: options.choice)
+      } else if let format = options.formats[candidate.name] {
+        layer = try pack(candidate, candidates: [format], choice: options.choice)
+      } else if case .fixed(let format) = options.choice {
+        layer = try pack(candidate, candidates: [format], choice: options.choice)
+      } else {
+        layer = try pack(candidate, candidates: WeightFormat.candidates(density: candidate.density), choice: options.choice)
       }
-      let layer = try pack(candidate, format: format, choice: options.choice)
       progress?("\(layer.name): \(layer.format) (\(layer.weights.kernelName))")
       layers.append(layer)
     }
     return fusion.program(inputShape: inputShape, layers: layers)
   }
 
-  /// Packs one layer in `format`, or in the fastest candidate of `choice`.
-  static func pack(_ c: LayerCandidate, format: WeightFormat?, choice: FormatChoice) throws -> CompiledLayer {
+  /// Packs one layer: the only candidate, the fastest one measured (``FormatChoice/fastest(batch:)``),
+  /// or for a fixed choice the first sparse candidate when the layer is at most 30% dense.
+  static func pack(_ c: LayerCandidate, candidates: [WeightFormat], choice: FormatChoice) throws -> CompiledLayer {
     let n = c.outputFeatures, k = c.inputFeatures
-    let nonZeros = c.weights.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
     func make(_ f: WeightFormat, timings: [KernelTiming]) throws -> CompiledLayer {
       CompiledLayer(
         name: c.name, kind: c.kind, format: f, weights: try f.pack(c.weights, outputFeatures: n, inputFeatures: k),
         bias: c.bias, activation: c.activation, rowsPerExample: c.rowsPerExample, timings: timings,
-        nonZeros: nonZeros, weightCount: c.weights.count)
+        nonZeros: c.nonZeros, weightCount: c.weights.count)
     }
-    if let format { return try make(format, timings: []) }
-    switch choice {
-    case .fixed(let f): return try make(f, timings: [])
-    case .fastest(let batch):
-      let density = Double(nonZeros) / Double(max(1, c.weights.count))
-      let m = max(1, batch * c.rowsPerExample)
-      let timings = try WeightFormat.candidates(density: density).map { f -> KernelTiming in
-        let w = try f.pack(c.weights, outputFeatures: n, inputFeatures: k)
-        let transposed = if case .convolution = c.kind { true } else { false }
-        return KernelTiming(
-          format: f, kernel: w.kernelName,
-          seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation, transposed: transposed))
-      }
-      let best = timings.min { $0.seconds < $1.seconds }!
-      return try make(best.format, timings: timings)
+    guard candidates.count > 1 else { return try make(candidates[0], timings: []) }
+    guard case .fastest(let batch) = choice else {
+      let sparse = candidates.first { $0.isSparse }
+      return try make(c.density <= 0.3 ? sparse ?? candidates[0] : candidates[0], timings: [])
     }
+    let m = max(1, batch * c.rowsPerExample)
+    let transposed = if case .convolution = c.kind { true } else { false }
+    let timings = try candidates.map { f -> KernelTiming in
+      let w = try f.pack(c.weights, outputFeatures: n, inputFeatures: k)
+      return KernelTiming(
+        format: f, kernel: w.kernelName,
+        seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation, transposed: transposed))
+    }
+    let best = timings.min { $0.seconds < $1.seconds }!
+    return try make(best.format, timings: timings)
   }
+}
+
+extension LayerCandidate {
+  var nonZeros: Int { weights.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+  var density: Double { Double(nonZeros) / Double(max(1, weights.count)) }
 }
 
 /// Median seconds of `w.multiply` (or `multiplyTransposed`, the convolution layout) on `m`

@@ -7,6 +7,7 @@ import WinnowKernels
 ///     csr     <p>.row_offsets I32 [N+1], <p>.column_indices I16|I32 [nnz], <p>.values F32 [nnz]
 ///     bsr     <p>.block_row_offsets I32, <p>.block_column_indices I16|I32, <p>.values F32
 ///     int8    <p>.codes I8 [N·K], <p>.scales F32 [N]
+///     csr-int8 <p>.row_offsets I32, <p>.column_indices I16|I32, <p>.codes I8 [nnz], <p>.scales F32 [N]
 extension WeightFormat {
   func encode(_ weights: any PackedLinearWeights, prefix p: String, into tensors: inout [String: RawTensor]) {
     switch (self, weights) {
@@ -21,6 +22,11 @@ extension WeightFormat {
       tensors["\(p).block_column_indices"] = indexTensor(w.blockColumnIndices, columns: w.blockColumnCount)
       tensors["\(p).values"] = RawTensor(floats: w.values)
     case (.int8, let w as Int8LinearWeights):
+      tensors["\(p).codes"] = RawTensor(integers: w.codes, dtype: "I8")
+      tensors["\(p).scales"] = RawTensor(floats: w.scales)
+    case (.csrInt8, let w as CSRInt8Matrix):
+      tensors["\(p).row_offsets"] = RawTensor(integers: w.rowOffsets, dtype: "I32")
+      tensors["\(p).column_indices"] = indexTensor(w.columnIndices, columns: w.inputFeatures)
       tensors["\(p).codes"] = RawTensor(integers: w.codes, dtype: "I8")
       tensors["\(p).scales"] = RawTensor(floats: w.scales)
     default:
@@ -46,6 +52,10 @@ extension WeightFormat {
       case .int8:
         let codes = try t.tensor("\(p).codes").elements(Int8.self, dtype: "I8", name: "\(p).codes", reader: t.reader)
         return try Int8LinearWeights(codes: codes, scales: t.floats("\(p).scales"), outputFeatures: n, inputFeatures: k)
+      case .csrInt8:
+        let codes = try t.tensor("\(p).codes").elements(Int8.self, dtype: "I8", name: "\(p).codes", reader: t.reader)
+        return try CSRInt8Matrix(rows: n, columns: k, rowOffsets: t.int32s("\(p).row_offsets"),
+                                 columnIndices: t.indices("\(p).column_indices"), codes: codes, scales: t.floats("\(p).scales"))
       }
     } catch let e as SparseFormatError {
       throw t.reader.error("layer weights '\(p)': \(e)")

@@ -39,6 +39,7 @@ func denseValues(of weights: any PackedLinearWeights) -> [Float]? {
   case let w as CSRMatrix: w.dense()
   case let w as BSRMatrix: w.dense()
   case let w as Int8LinearWeights: w.dequantized()
+  case let w as CSRInt8Matrix: w.dense()
   default: nil
   }
 }

@@ -13,6 +13,8 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
   /// Int8 weights with a symmetric scale per output channel; activations quantized per token
   /// at run time (uint8), products in int32 (VNNI where present).
   case int8
+  /// CSR structure with int8 values and a scale per row (weight-only: activations stay Float32).
+  case csrInt8
 
   public var description: String {
     switch self {
@@ -20,13 +22,22 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     case .csr: "csr"
     case .bsr(let r, let c): "bsr\(r)x\(c)"
     case .int8: "int8"
+    case .csrInt8: "csr-int8"
+    }
+  }
+
+  /// Whether the format skips zero weights.
+  public var isSparse: Bool {
+    switch self {
+    case .csr, .bsr, .csrInt8: true
+    case .dense, .int8: false
     }
   }
 
   /// Whether the format changes the numbers (quantizes) rather than only the storage.
   public var isQuantized: Bool {
     switch self {
-    case .int8: true
+    case .int8, .csrInt8: true
     case .dense, .csr, .bsr: false
     }
   }
@@ -50,6 +61,7 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     case "dense": self = .dense
     case "csr": self = .csr
     case "int8": self = .int8
+    case "csr-int8": self = .csrInt8
     case let s where s.hasPrefix("bsr"):
       let dims = s.dropFirst(3).split(separator: "x").compactMap { Int($0) }
       guard dims.count == 2, (1...64).contains(dims[0]), (1...64).contains(dims[1]) else {
@@ -57,8 +69,15 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
       }
       self = .bsr(rows: dims[0], columns: dims[1])
     default:
-      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC, int8)")
+      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC, int8, csr-int8)")
     }
+  }
+
+  /// The formats that execute `scheme` for a layer of `density` non-zeros: int8 weights run
+  /// dense on the int8 GEMM or, when at least half the weights are zero, also as int8 CSR.
+  static func candidates(for scheme: QuantizationScheme, layer: String, density: Double) throws -> [WeightFormat] {
+    let format = try WeightFormat(scheme: scheme, layer: layer)
+    return format == .int8 && density <= 0.5 ? [.int8, .csrInt8] : [format]
   }
 
   /// The float formats worth timing for a weight matrix of `density` non-zeros.
@@ -75,6 +94,7 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
       let q = try QuantizationScheme.int8(symmetric: true, perChannel: true)
         .quantize(Tensor(shape: [n, k], scalars: values), layer: "weights")
       return try Int8LinearWeights(codes: q.codes.scalars, scales: q.scales, outputFeatures: n, inputFeatures: k)
+    case .csrInt8: return CSRInt8Matrix(quantizing: values, rows: n, columns: k)
     case .dense: return DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
     case .csr: return CSRMatrix(dense: values, rows: n, columns: k)
     case .bsr(let r, let c): return BSRMatrix(dense: values, rows: n, columns: k, blockRows: r, blockColumns: c)

@@ -98,3 +98,39 @@ import WinnowKernels
     #expect(worst < 1e-4, "\(format.kernelName) transposed \(activation) bias=\(b != nil) \(m)×\(n)×\(k): \(worst)")
   }
 }
+
+/// Int8 CSR: equals the dense reference on its own dequantized weights, and keeps its zeros.
+@Suite struct CSRInt8MatrixTests {
+  @Test(arguments: [(1, 7, 5), (3, 16, 33), (40, 9, 64), (517, 5, 12), (1, 1, 1)])
+  func matchesReferenceOnDequantizedWeights(shape: (Int, Int, Int)) {
+    let (m, n, k) = shape
+    for sparsity in [0.0, 0.7, 1.0] {
+      let w = PackedLinearTests.values(n * k, seed: 5).enumerated().map { i, v in
+        Double((i * 7919) % 100) / 100 < sparsity ? 0 : v
+      }
+      let x = PackedLinearTests.values(m * k, seed: 6)
+      let bias = PackedLinearTests.values(n, seed: 7)
+      let matrix = CSRInt8Matrix(quantizing: w, rows: n, columns: k)
+      let dequantized = matrix.dense()
+      #expect(zip(w, dequantized).allSatisfy { ($0 == 0) == ($1 == 0) }, "zeros must stay exactly where they were")
+      // Round to nearest: within half a step (max|row| / 254) of the original.
+      for r in 0..<n {
+        let step = w[r * k..<(r + 1) * k].map(abs).max()! / 127
+        #expect((0..<k).allSatisfy { abs(w[r * k + $0] - dequantized[r * k + $0]) <= step / 2 + 1e-7 })
+      }
+      PackedLinearTests().expectMatchesReference(matrix, w: dequantized, n: n, k: k, x: x, m: m, bias: bias, path: .portable)
+    }
+  }
+
+  @Test func invalidArraysAreRejected() {
+    #expect(throws: SparseFormatError.self) {
+      try CSRInt8Matrix(rows: 1, columns: 2, rowOffsets: [0, 1], columnIndices: [2], codes: [1], scales: [1])
+    }
+    #expect(throws: SparseFormatError.self) {
+      try CSRInt8Matrix(rows: 1, columns: 2, rowOffsets: [0, 1], columnIndices: [0], codes: [1, 2], scales: [1])
+    }
+    #expect(throws: SparseFormatError.self) {
+      try CSRInt8Matrix(rows: 1, columns: 2, rowOffsets: [0, 1], columnIndices: [0], codes: [1], scales: [.nan])
+    }
+  }
+}

@@ -43,6 +43,39 @@ import WinnowTestSupport
     #expect(Double(bytes) < 0.32 * Double(denseBytes), "int8 \(bytes) B vs fp32 \(denseBytes) B")
   }
 
+  @Test func sparseInt8ProgramIsCloseAndItsFileIsSmall() throws {
+    var rng = RandomGenerator(seed: 4)
+    let model = Models.lenet5(inputSize: 16, rng: &rng)
+    _ = try Pruning.magnitude(model, sparsity: 0.9, global: false)
+    let program = try Compiler.compile(
+      model, inputShape: [1, 16, 16], options: CompileOptions(formats: [:], choice: .fixed(.dense), quantizeAll: .int8()))
+    // A fixed choice takes the sparse int8 format for layers at most 30% dense.
+    #expect(program.layers.allSatisfy { $0.format == .csrInt8 }, "\(program.layers.map(\.format))")
+    let x = randomTensor([3, 1, 16, 16], seed: 5)
+    let expected = model.forward(x, ForwardContext(training: false))
+    let y = try program.run(x)
+    // Weight-only int8 (activations stay Float32): within 2% of the output range.
+    let scale = expected.scalars.map(abs).max() ?? 1
+    #expect(zip(y.scalars, expected.scalars).allSatisfy { abs($0 - $1) <= 0.02 * scale })
+    let roundTrip = PackedModelFileTests.temporaryPath("csr8-lenet")
+    defer { try? FileManager.default.removeItem(atPath: roundTrip) }
+    try program.write(to: roundTrip)
+    #expect(try InferenceProgram.read(path: roundTrip).run(x) == y)
+    // File size on a model large enough that the header does not dominate (~100k weights).
+    let mlp = Models.mlp(inputs: 256, hidden: [256, 128], classes: 10, rng: &rng)
+    _ = try Pruning.magnitude(mlp, sparsity: 0.9, global: false)
+    let sparseMLP = try Compiler.compile(mlp, inputShape: [256], options: CompileOptions(choice: .fixed(.dense), quantizeAll: .int8()))
+    let dense = try Compiler.compile(mlp, inputShape: [256], options: CompileOptions(choice: .fixed(.dense)))
+    let path = PackedModelFileTests.temporaryPath("csr8"), densePath = PackedModelFileTests.temporaryPath("d")
+    defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: densePath) }
+    try sparseMLP.write(to: path)
+    try dense.write(to: densePath)
+    let bytes = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+    let denseBytes = try FileManager.default.attributesOfItem(atPath: densePath)[.size] as! Int
+    // 10% of the weights at 3 bytes (code + 2-byte index) instead of 4: under 12% of the file.
+    #expect(Double(bytes) < 0.12 * Double(denseBytes), "sparse int8 \(bytes) B vs fp32 \(denseBytes) B")
+  }
+
   @Test func schemesWithoutAKernelAreRejectedByLayer() throws {
     var rng = RandomGenerator(seed: 2)
     let model = Models.mlp(inputs: 8, hidden: [4], classes: 2, rng: &rng)
