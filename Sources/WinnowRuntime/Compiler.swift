@@ -55,6 +55,10 @@ public enum Compiler {
         nonZeros: c.nonZeros, weightCount: c.weights.count)
     }
     guard candidates.count > 1 else { return try make(candidates[0], timings: []) }
+    if case .smallest = choice {
+      let packed = try candidates.map { try $0.pack(c.weights, outputFeatures: n, inputFeatures: k).packedByteCount }
+      return try make(candidates[packed.indices.min { packed[$0] < packed[$1] }!], timings: [])
+    }
     guard case .fastest(let batch) = choice else {
       let sparse = candidates.first { $0.isSparse }
       return try make(c.density <= 0.3 ? sparse ?? candidates[0] : candidates[0], timings: [])

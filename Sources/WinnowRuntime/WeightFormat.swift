@@ -108,6 +108,8 @@ public enum FormatChoice: Hashable, Sendable {
   case fastest(batch: Int)
   /// Use this format for every layer.
   case fixed(WeightFormat)
+  /// Keep the candidate with the fewest packed bytes (the smallest file), without timing.
+  case smallest
 }
 
 /// What the compiler is asked to do.
