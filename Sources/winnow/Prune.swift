@@ -31,9 +31,11 @@ struct Prune: ParsableCommand {
   @Option(help: "Seed for random pruning and fine-tuning.") var seed: UInt64 = 0
   @Option(help: "Write the pruned (and fine-tuned) model here as a checkpoint.") var output: String?
   @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
+  @OptionGroup var distillationOptions: DistillationOptions
 
   func run() throws {
     applyThreads(threads)
+    try distillationOptions.validate(training: finetuneEpochs > 0)
     let (saved, loaded, train, test) = try loadCheckpoint(checkpoint, for: dataOptions)
     var model = loaded
     say(String(format: "dense:   accuracy %.2f%%  (%d parameters)", evaluate(model, on: test).accuracy * 100, model.parameterCount))
@@ -47,8 +49,7 @@ struct Prune: ParsableCommand {
     if method == "channels" {
       model = try pruneChannels(model, spec: saved.spec, test: test)
     }
-    let trainer = Trainer(spec: saved.spec, configuration: configuration, model: model)
-    trainer.progress = ProgressReporter(batchSize: configuration.batchSize)
+    let trainer = try distillationOptions.trainer(for: model, spec: saved.spec, configuration: configuration)
     let names = prunableParameters(of: model).map(\.name)
 
     if method == "gradual" {

@@ -24,6 +24,7 @@ struct WinnowCommand: ParsableCommand {
       Embed.self,
       Quantize.self,
       Sensitivity.self,
+      Factorize.self,
       Import.self,
       Export.self,
       ONNXConformanceCommand.self,

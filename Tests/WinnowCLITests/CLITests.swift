@@ -194,3 +194,56 @@ private func scratch(_ name: String) -> String {
     #expect(r.stderr.contains("fc9.weight"))
   }
 }
+
+@Suite(.serialized) struct FactorizeCLITests {
+  private func trainedCheckpoint() throws -> String {
+    let checkpoint = scratch("factorize-base.ckpt")
+    if !FileManager.default.fileExists(atPath: checkpoint) {
+      let r = try winnow(["train", "--model", "mlp", "--epochs", "1", "--checkpoint", checkpoint, "--limit", "512"])
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    return checkpoint
+  }
+
+  @Test func factorizeFineTuneWithDistillationSaveAndEvaluate() throws {
+    let base = try trainedCheckpoint()
+    let out = scratch("factorized.ckpt"), report = scratch("factorized.json")
+    let r = try winnow(["factorize", base, "--compression", "2", "--finetune-epochs", "1", "--limit", "256",
+                        "--distill-from", base, "--output", out, "--report", report])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("fc1") && r.stdout.contains("rank") && r.stdout.contains("fine-tuned") && r.stdout.contains("distilling"))
+    let json = try String(contentsOfFile: report, encoding: .utf8)
+    #expect(json.contains("\"parameters_after\"") && json.contains("\"rank\""))
+    let eval = try winnow(["eval", out])
+    #expect(eval.status == 0, "\(eval.stderr)")
+    let info = try winnow(["info", out])
+    #expect(info.stdout.contains("fc1.first.weight"))
+  }
+
+  @Test func trainedRankPruningRuns() throws {
+    let r = try winnow(["factorize", try trainedCheckpoint(), "--energy", "0.8", "--trp-epochs", "1", "--trp-period", "4", "--limit", "256"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("trp:") && r.stdout.contains("factorized:"))
+  }
+
+  @Test(arguments: [
+    ([] as [String], "--energy"), (["--energy", "1.5"], "energy 1.5"), (["--energy", "0.9", "--compression", "2"], "exactly one"),
+    (["--compression", "0.5"], "compression 0.5"), (["--energy", "0.9", "--layers", "fc9"], "fc9"),
+    (["--energy", "0.9", "--layers", "relu1"], "relu1"), (["--energy", "0.9", "--distill-from", "/nonexistent/teacher.ckpt"], "/nonexistent/teacher.ckpt"),
+    (["--energy", "0.9", "--distill-feature", "fc1:fc1"], "--distill-from"),
+    (["--energy", "0.9", "--trp-epochs", "1", "--trp-period", "0"], "period"),
+  ])
+  func badOptionsNameTheProblem(arguments: [String], expected: String) throws {
+    let r = try winnow(["factorize", try trainedCheckpoint(), "--limit", "64"] + arguments)
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(expected), "\(r.stderr)")
+  }
+
+  @Test func pruneWithDistillationRejectsBadTemperature() throws {
+    let base = try trainedCheckpoint()
+    let r = try winnow(["prune", base, "--sparsity", "0.5", "--finetune-epochs", "1", "--limit", "64",
+                        "--distill-from", base, "--distill-temperature", "0"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("temperature"), "\(r.stderr)")
+  }
+}

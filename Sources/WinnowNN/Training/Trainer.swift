@@ -22,6 +22,11 @@ public final class Trainer {
   /// Called with the gradients of each step before the optimizer applies them (e.g. to add a
   /// regulariser's gradient, or to read dense gradients for regrowth). Must be deterministic.
   public var transformGradients: ((Layer, inout Gradients, TrainingState) -> Void)?
+  /// Replaces the training loss (default: cross-entropy of the model's logits with the
+  /// configuration's label smoothing), e.g. with a distillation loss. Called with every
+  /// parameter of the model recorded; returns the scalar loss and the logits whose accuracy
+  /// the progress line counts. Must be deterministic, so resumed runs repeat it exactly.
+  public var lossFunction: ((Layer, Batch, ForwardContext) -> (loss: Tensor, logits: Tensor))?
   /// Called after every step (for tests and embedding applications); `false` stops the run.
   public var afterStep: ((TrainingState) -> Bool)?
   public private(set) var history: [EpochMetrics] = []
@@ -90,6 +95,11 @@ public final class Trainer {
     let context = ForwardContext(training: true, rng: state.dropoutRNG)
     var logits = Tensor.zeros([0])
     var (loss, gradients) = valueWithGradients(of: model) {
+      if let lossFunction {
+        let result = lossFunction(model, batch, context)
+        logits = result.logits
+        return result.loss
+      }
       logits = model.forward(batch.images, context)
       return crossEntropy(logits, labels: batch.labels, labelSmoothing: configuration.labelSmoothing)
     }
