@@ -24,7 +24,9 @@ struct Factorize: ParsableCommand {
   var finetuneEpochs: Int = 0
   @Option(help: "Epochs of Trained Rank Pruning before factorizing (0: factorize the checkpoint as it is).") var trpEpochs: Int = 0
   @Option(help: "Steps between TRP truncations.") var trpPeriod: Int = 20
-  @Option(help: "λ of TRP's nuclear-norm regulariser.") var nuclearWeight: Float = 1e-4
+  @Option(help: "λ of TRP's nuclear-norm regulariser.") var nuclearWeight: Float = 1e-3
+  @Option(help: "Steps between recomputations of TRP's sub-gradient U·Vᵀ (1: every step, exact but one SVD per layer per step).")
+  var subgradientInterval: Int = 10
   @Option(name: .customLong("lr"), help: "Learning rate of TRP and fine-tuning.") var learningRate: Float = 0.01
   @Option(help: "Seed for fine-tuning.") var seed: UInt64 = 0
   @Option(help: "Write the factorized model here as a checkpoint.") var output: String?
@@ -50,7 +52,8 @@ struct Factorize: ParsableCommand {
     configuration.sparseTraining = nil
     if trpEpochs > 0 {
       configuration.epochs = trpEpochs
-      let trp = try TrainedRankPruning(model: model, layers: chosen, selection: selection, period: trpPeriod, nuclearWeight: nuclearWeight)
+      let trp = try TrainedRankPruning(model: model, layers: chosen, selection: selection, period: trpPeriod, nuclearWeight: nuclearWeight,
+                                      subgradientInterval: subgradientInterval)
       let trainer = try distillationOptions.trainer(for: model, spec: saved.spec, configuration: configuration)
       trp.install(on: trainer)
       say("trp:        \(trpEpochs) epoch(s), truncation every \(trpPeriod) steps, λ = \(nuclearWeight), \(trp.layers.count) layer(s)")

@@ -22,13 +22,22 @@ public struct TrainedRankPruning: Sendable {
   public let period: Int
   /// λ of the nuclear-norm regulariser (0 turns it off).
   public let nuclearWeight: Float
+  /// Steps between recomputations of the sub-gradient `U·Vᵀ`; in between the last one is
+  /// reused. 1 (exact every step) costs one SVD per layer per step; larger values trade a
+  /// slightly stale direction for speed, and a resumed run then recomputes at its first
+  /// step, so it matches an uninterrupted run only when the interval is 1.
+  public let subgradientInterval: Int
 
   /// Checks the rule, the period, λ, and that every layer can be factorized in `model`.
-  public init(model: Layer, layers: [String]? = nil, selection: RankSelection, period: Int, nuclearWeight: Float) throws(LowRankError) {
+  public init(model: Layer, layers: [String]? = nil, selection: RankSelection, period: Int, nuclearWeight: Float,
+              subgradientInterval: Int = 1) throws(LowRankError) {
     try selection.validate()
     guard period >= 1 else { throw .invalidSchedule(reason: "the truncation period must be at least 1 step, got \(period)") }
     guard nuclearWeight >= 0, nuclearWeight.isFinite else {
       throw .invalidSchedule(reason: "the nuclear-norm weight must be finite and not negative, got \(nuclearWeight)")
+    }
+    guard subgradientInterval >= 1 else {
+      throw .invalidSchedule(reason: "the sub-gradient interval must be at least 1 step, got \(subgradientInterval)")
     }
     let eligible = LowRankFactorization.eligibleLayers(of: model)
     let layers = layers ?? eligible
@@ -37,6 +46,7 @@ public struct TrainedRankPruning: Sendable {
     self.selection = selection
     self.period = period
     self.nuclearWeight = nuclearWeight
+    self.subgradientInterval = subgradientInterval
   }
 
   /// The target layers of `model` with their weight matrices (`N×K`).
@@ -81,15 +91,19 @@ public struct TrainedRankPruning: Sendable {
   }
 
   /// Truncates before every `period`-th step (not the first) and adds `λ·U·Vᵀ` to the
-  /// weight gradients of every step.
+  /// weight gradients of every step (recomputed every `subgradientInterval` steps).
   public func install(on trainer: Trainer) {
     let method = self
     trainer.beforeStep = { model, state in
       if state.globalStep > 0, state.globalStep % method.period == 0 { method.truncate(model) }
     }
     guard nuclearWeight > 0 else { return }
-    trainer.transformGradients = { model, gradients, _ in
-      for (name, subgradient) in method.nuclearSubgradients(model) {
+    let cache = SubgradientCache()
+    trainer.transformGradients = { model, gradients, state in
+      if cache.values.isEmpty || state.globalStep % method.subgradientInterval == 0 {
+        cache.values = method.nuclearSubgradients(model)
+      }
+      for (name, subgradient) in cache.values {
         let added = subgradient * method.nuclearWeight
         gradients[name] = (gradients[name].map { $0 + added } ?? added).detached
       }
@@ -101,4 +115,9 @@ public struct TrainedRankPruning: Sendable {
   public func finalize(_ model: Layer) throws(LowRankError) -> [FactorizationEntry] {
     try LowRankFactorization.factorize(model, selection: selection, layers: layers)
   }
+}
+
+/// The last `U·Vᵀ` per weight, shared by the steps between recomputations.
+private final class SubgradientCache {
+  var values: [String: Tensor] = [:]
 }
