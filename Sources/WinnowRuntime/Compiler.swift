@@ -1,3 +1,4 @@
+import WinnowCompression
 import WinnowCore
 import WinnowKernels
 import WinnowNN
@@ -36,7 +37,9 @@ public enum Compiler {
       } else if case .fixed(let format) = options.choice {
         layer = try pack(candidate, candidates: [format], choice: options.choice)
       } else {
-        layer = try pack(candidate, candidates: WeightFormat.candidates(density: candidate.density), choice: options.choice)
+        layer = try pack(
+          candidate, candidates: WeightFormat.candidates(weights: candidate.weights, inputFeatures: candidate.inputFeatures),
+          choice: options.choice)
       }
       progress?("\(layer.name): \(layer.format) (\(layer.weights.kernelName))")
       layers.append(layer)
@@ -48,16 +51,25 @@ public enum Compiler {
   /// or for a fixed choice the first sparse candidate when the layer is at most 30% dense.
   static func pack(_ c: LayerCandidate, candidates: [WeightFormat], choice: FormatChoice) throws -> CompiledLayer {
     let n = c.outputFeatures, k = c.inputFeatures
+    func packed(_ f: WeightFormat) throws -> any PackedLinearWeights {
+      do {
+        return try f.pack(c.weights, outputFeatures: n, inputFeatures: k)
+      } catch RuntimeError.formatNotApplicable(_, let format, let reason) {
+        throw RuntimeError.formatNotApplicable(layer: c.name, format: format, reason: reason)
+      } catch let error as QuantizationError {
+        throw RuntimeError.formatNotApplicable(layer: c.name, format: f.description, reason: "\(error)")
+      }
+    }
     func make(_ f: WeightFormat, timings: [KernelTiming]) throws -> CompiledLayer {
       CompiledLayer(
-        name: c.name, kind: c.kind, format: f, weights: try f.pack(c.weights, outputFeatures: n, inputFeatures: k),
+        name: c.name, kind: c.kind, format: f, weights: try packed(f),
         bias: c.bias, activation: c.activation, rowsPerExample: c.rowsPerExample, timings: timings,
         nonZeros: c.nonZeros, weightCount: c.weights.count)
     }
     guard candidates.count > 1 else { return try make(candidates[0], timings: []) }
     if case .smallest = choice {
-      let packed = try candidates.map { try $0.pack(c.weights, outputFeatures: n, inputFeatures: k).packedByteCount }
-      return try make(candidates[packed.indices.min { packed[$0] < packed[$1] }!], timings: [])
+      let bytes = try candidates.map { try packed($0).packedByteCount }
+      return try make(candidates[bytes.indices.min { bytes[$0] < bytes[$1] }!], timings: [])
     }
     guard case .fastest(let batch) = choice else {
       let sparse = candidates.first { $0.isSparse }
@@ -66,7 +78,7 @@ public enum Compiler {
     let m = max(1, batch * c.rowsPerExample)
     let transposed = if case .convolution = c.kind { true } else { false }
     let timings = try candidates.map { f -> KernelTiming in
-      let w = try f.pack(c.weights, outputFeatures: n, inputFeatures: k)
+      let w = try packed(f)
       return KernelTiming(
         format: f, kernel: w.kernelName,
         seconds: timeProduct(w, m: m, bias: c.bias, activation: c.activation, transposed: transposed))

@@ -15,6 +15,12 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
   case int8
   /// CSR structure with int8 values and a scale per row (weight-only: activations stay Float32).
   case csrInt8
+  /// N:M structured sparsity: `n` values and their in-group positions per group of `m` inputs.
+  case nm(n: Int, m: Int)
+  /// Int4 weight-only, symmetric, one scale per `groupSize` inputs of a row.
+  case int4(groupSize: Int)
+  /// Sign bits and a scale per output channel; activations binarised per token (XNOR-Net).
+  case binary
 
   public var description: String {
     switch self {
@@ -23,22 +29,25 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     case .bsr(let r, let c): "bsr\(r)x\(c)"
     case .int8: "int8"
     case .csrInt8: "csr-int8"
+    case .nm(let n, let m): "\(n):\(m)"
+    case .int4(let g): "int4-g\(g)"
+    case .binary: "binary"
     }
   }
 
   /// Whether the format skips zero weights.
   public var isSparse: Bool {
     switch self {
-    case .csr, .bsr, .csrInt8: true
-    case .dense, .int8: false
+    case .csr, .bsr, .csrInt8, .nm: true
+    case .dense, .int8, .int4, .binary: false
     }
   }
 
   /// Whether the format changes the numbers (quantizes) rather than only the storage.
   public var isQuantized: Bool {
     switch self {
-    case .int8, .csrInt8: true
-    case .dense, .csr, .bsr: false
+    case .int8, .csrInt8, .int4, .binary: true
+    case .dense, .csr, .bsr, .nm: false
     }
   }
 
@@ -48,10 +57,14 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     switch scheme {
     case .integer(bits: 8, symmetric: true, granularity: .perChannel), .integer(bits: 8, symmetric: true, granularity: .perTensor):
       self = .int8
+    case .integer(bits: 4, symmetric: true, granularity: .group(let size)) where size >= 32 && size % 32 == 0:
+      self = .int4(groupSize: size)
+    case .binary:
+      self = .binary
     default:
       throw RuntimeError.formatNotApplicable(
         layer: layer, format: scheme.description,
-        reason: "the runtime executes int8 symmetric (per channel or per tensor) weights; quantize to int8-channel")
+        reason: "the runtime executes int8 symmetric (int8-channel, int8-tensor), int4 symmetric in groups of a multiple of 32 (int4-g32/g64/g128) and binary weights")
     }
   }
 
@@ -62,6 +75,18 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     case "csr": self = .csr
     case "int8": self = .int8
     case "csr-int8": self = .csrInt8
+    case "binary": self = .binary
+    case let s where s.hasPrefix("int4-g"):
+      guard let g = Int(s.dropFirst(6)), g >= 32, g % 32 == 0, g <= 4096 else {
+        throw RuntimeError.unsupportedOperation("int4 group size in '\(text)' must be a multiple of 32")
+      }
+      self = .int4(groupSize: g)
+    case let s where s.contains(":"):
+      let parts = s.split(separator: ":").compactMap { Int($0) }
+      guard parts.count == 2, (1...16).contains(parts[1]), (1...parts[1]).contains(parts[0]) else {
+        throw RuntimeError.unsupportedOperation("N:M format '\(text)' needs 1 ≤ n ≤ m ≤ 16")
+      }
+      self = .nm(n: parts[0], m: parts[1])
     case let s where s.hasPrefix("bsr"):
       let dims = s.dropFirst(3).split(separator: "x").compactMap { Int($0) }
       guard dims.count == 2, (1...64).contains(dims[0]), (1...64).contains(dims[1]) else {
@@ -69,7 +94,7 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
       }
       self = .bsr(rows: dims[0], columns: dims[1])
     default:
-      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC, int8, csr-int8)")
+      throw RuntimeError.unsupportedOperation("unknown weight format '\(text)' (dense, csr, bsrRxC, n:m, int8, csr-int8, int4-gG, binary)")
     }
   }
 
@@ -80,25 +105,15 @@ public enum WeightFormat: Hashable, Sendable, CustomStringConvertible {
     return format == .int8 && density <= 0.5 ? [.int8, .csrInt8] : [format]
   }
 
-  /// The float formats worth timing for a weight matrix of `density` non-zeros.
-  static func candidates(density: Double) -> [WeightFormat] {
-    // Sparse kernels lose to BLAS well above 50% density: do not spend time measuring them.
-    density > 0.5 ? [.dense] : [.dense, .csr, .bsr(rows: 4, columns: 1), .bsr(rows: 1, columns: 4), .bsr(rows: 8, columns: 1)]
-  }
-
-  /// Packs `N×K` row-major weights (`values`) in this format; quantized formats quantize
-  /// here, after batch norm has been folded into the weights.
-  func pack(_ values: [Float], outputFeatures n: Int, inputFeatures k: Int) throws -> any PackedLinearWeights {
-    switch self {
-    case .int8:
-      let q = try QuantizationScheme.int8(symmetric: true, perChannel: true)
-        .quantize(Tensor(shape: [n, k], scalars: values), layer: "weights")
-      return try Int8LinearWeights(codes: q.codes.scalars, scales: q.scales, outputFeatures: n, inputFeatures: k)
-    case .csrInt8: return CSRInt8Matrix(quantizing: values, rows: n, columns: k)
-    case .dense: return DenseLinearWeights(values: values, outputFeatures: n, inputFeatures: k)
-    case .csr: return CSRMatrix(dense: values, rows: n, columns: k)
-    case .bsr(let r, let c): return BSRMatrix(dense: values, rows: n, columns: k, blockRows: r, blockColumns: c)
-    }
+  /// The float formats worth timing for `N×K` weights: dense, and the sparse ones when at
+  /// most half the weights are non-zero (above that BLAS always wins), with N:M when every
+  /// group already fits a 2:4, 1:4 or 4:8 pattern.
+  static func candidates(weights: [Float], inputFeatures k: Int) -> [WeightFormat] {
+    let density = Double(weights.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }) / Double(max(1, weights.count))
+    guard density <= 0.5 else { return [.dense] }
+    let pattern = [(1, 4), (2, 4), (4, 8)].first { fitsNM(weights, inputFeatures: k, n: $0.0, m: $0.1) }
+    return [.dense, .csr, .bsr(rows: 4, columns: 1), .bsr(rows: 1, columns: 4), .bsr(rows: 8, columns: 1)]
+      + (pattern.map { [.nm(n: $0.0, m: $0.1)] } ?? [])
   }
 }
 
