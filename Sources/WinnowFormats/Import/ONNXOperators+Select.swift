@@ -25,7 +25,7 @@ extension ONNXOperators {
   }
 
   /// `t` broadcast to `shape` with the entries where `keep` is false set to zero.
-  private static func selected(_ t: Tensor, where keep: [Bool], _ shape: [Int]) -> Tensor {
+  static func selected(_ t: Tensor, where keep: [Bool], _ shape: [Int]) -> Tensor {
     if t.isTracked {
       let mask = Tensor(shape: shape, scalars: keep.map { $0 ? 1 : 0 })
       return t.expanded(to: shape) * mask

@@ -11,6 +11,10 @@ enum ONNXOperators {
     .merging(linear) { $1 }
     .merging(shape) { $1 }
     .merging(quantization) { $1 }
+    .merging(more) { $1 }
+    .merging(reductions) { $1 }
+    .merging(losses) { $1 }
+    .merging(attention) { $1 }
 
   /// Names of every supported operator, sorted (for `winnow import` and docs).
   static var supported: [String] { table.keys.sorted() }
