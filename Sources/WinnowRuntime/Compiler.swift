@@ -28,8 +28,10 @@ public enum Compiler {
     }
     var layers: [CompiledLayer] = []
     for candidate in found {
+      // Precedence: the layer's own scheme, the layer's own format, the scheme for all, the choice.
       let layer: CompiledLayer
-      if let scheme = options.quantization[candidate.name] ?? options.quantizeAll {
+      let scheme = options.quantization[candidate.name] ?? (options.formats[candidate.name] == nil ? options.quantizeAll : nil)
+      if let scheme {
         let formats = try WeightFormat.candidates(for: scheme, layer: candidate.name, density: candidate.density)
         layer = try pack(candidate, candidates: formats, choice: options.choice)
       } else if let format = options.formats[candidate.name] {

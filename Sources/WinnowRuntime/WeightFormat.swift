@@ -135,7 +135,7 @@ public struct CompileOptions: Sendable {
   /// Quantization schemes by layer (a ``QuantizationPlan``'s layers); they override
   /// ``formats`` and ``choice`` for those layers.
   public var quantization: [String: QuantizationScheme]
-  /// A scheme for every layer the plan does not name.
+  /// A scheme for every layer that neither the plan nor ``formats`` names.
   public var quantizeAll: QuantizationScheme?
 
   public init(

@@ -10,10 +10,11 @@ struct Bench: ParsableCommand {
       --format). Prints, per layer, the format, the time, its share of the total and the \
       speedup over the same layer with dense weights, then the whole program against the dense \
       program and against the model's own (training-framework) forward pass.
-      Example: winnow bench lenet-90.winnow --batch 1 --threads 1
+      With several models, a last table compares every model's total with the first one's,       all measured in this run.
+      Example: winnow bench lenet.winnow lenet-90.winnow --batch 1 --threads 1
       """)
 
-  @Argument(help: "A .winnow program or a checkpoint.") var model: String
+  @Argument(help: "One or more .winnow programs or checkpoints.") var models: [String]
   @Option(help: "Batch size of the timed runs (repeatable: --batch 1 --batch 64).") var batch: [Int] = [1]
   @Option(help: "Runs per measurement.") var repetitions: Int = 50
   @Option(help: "For a checkpoint: weight format (auto, dense, csr, bsrRxC).") var format: String = "auto"
@@ -21,22 +22,39 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     applyThreads(threads)
+    guard !models.isEmpty else { throw ValidationError("name at least one model") }
     guard batch.allSatisfy({ $0 > 0 }), repetitions > 0 else { throw ValidationError("--batch and --repetitions must be positive") }
-    let (program, reference) = try loadProgram()
-    guard let dense = program.densified() else { throw ValidationError("\(model): a layer's format cannot be densified for comparison") }
-    say("\(model): \(program.layers.count) packed layers, \(program.steps.count) steps, \(program.weightBytes) bytes of weights")
-    for b in batch {
-      let report = try ProgramBenchmark.measure(program, dense: dense, batch: b, repetitions: repetitions)
-      say(report.table)
-      if let reference {
-        let seconds = modelForwardSeconds(reference, inputShape: program.inputShape, batch: b)
-        say(String(format: "model forward (autodiff framework path): %.3f ms → program %.2f× faster", seconds * 1000, seconds / report.totalSeconds))
+    var totals: [[Double]] = []
+    for model in models {
+      let (program, reference) = try loadProgram(model)
+      guard let dense = program.densified() else { throw ValidationError("\(model): a layer's format cannot be densified for comparison") }
+      say("\(model): \(program.layers.count) packed layers, \(program.steps.count) steps, \(program.weightBytes) bytes of weights")
+      var row: [Double] = []
+      for b in batch {
+        let report = try ProgramBenchmark.measure(program, dense: dense, batch: b, repetitions: repetitions)
+        say(report.table)
+        row.append(report.totalSeconds)
+        if let reference {
+          let seconds = modelForwardSeconds(reference, inputShape: program.inputShape, batch: b)
+          say(String(format: "model forward (autodiff framework path): %.3f ms → program %.2f× faster", seconds * 1000, seconds / report.totalSeconds))
+        }
+        say("")
       }
-      say("")
+      totals.append(row)
     }
+    if models.count > 1 { say(comparison(totals)) }
   }
 
-  private func loadProgram() throws -> (InferenceProgram, Layer?) {
+  /// Every model's total latency per batch size and its speedup over the first model.
+  private func comparison(_ totals: [[Double]]) -> String {
+    var lines = ["model" + batch.map { String(format: " | batch %d ms (speedup vs %@)", $0, models[0]) }.joined()]
+    for (model, row) in zip(models, totals) {
+      lines.append(model + zip(row, totals[0]).map { String(format: " | %.3f (%.2f×)", $0 * 1000, $1 / $0) }.joined())
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private func loadProgram(_ model: String) throws -> (InferenceProgram, Layer?) {
     if let program = try? InferenceProgram.read(path: model) { return (program, nil) }
     let saved: Checkpoint
     do { saved = try Checkpoint.read(path: model) } catch {

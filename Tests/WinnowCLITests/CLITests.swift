@@ -4,7 +4,7 @@ import WinnowCore
 import WinnowNN
 
 /// Runs the `winnow` executable built next to this test binary.
-private func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
   let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   var executable = directory.appendingPathComponent("winnow")
   if !FileManager.default.fileExists(atPath: executable.path) {
@@ -23,7 +23,7 @@ private func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: Str
   return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
-private func scratch(_ name: String) -> String {
+func scratch(_ name: String) -> String {
   let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-cli-tests-\(getpid())")
   try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   return dir.appendingPathComponent(name).path

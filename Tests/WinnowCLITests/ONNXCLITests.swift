@@ -3,30 +3,7 @@ import Testing
 import WinnowCore
 import WinnowFormats
 
-private func winnow(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-  let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  var executable = directory.appendingPathComponent("winnow")
-  if !FileManager.default.fileExists(atPath: executable.path) {
-    executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("winnow")
-  }
-  let process = Process()
-  process.executableURL = executable
-  process.arguments = arguments
-  let out = Pipe(), err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  let errData = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
-
-private func scratch(_ name: String) -> String {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-onnx-cli-tests-\(getpid())")
-  try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  return dir.appendingPathComponent(name).path
-}
+// `winnow(_:)` and `scratch(_:)` are shared with the other CLI tests (CLITests.swift).
 
 /// Linear(4→3) + Relu as ONNX.
 private func tinyModel(activation: String = "Relu") -> ModelProto {
