@@ -2,7 +2,7 @@ import CWinnowKernels
 
 extension Int4LinearWeights {
   /// Fewer than 4 tokens: one GEMV per token on the 4-bit codes (AVX-512 or portable C).
-  /// Otherwise panels of output rows are dequantized into a thread's Float buffer (≤ 256 KB)
+  /// Otherwise panels of output rows are dequantized into a thread's Float buffer (≤ 1 MB)
   /// and multiplied with SGEMM; bias and activation follow on the panel. Both split output rows
   /// over threads.
   public func multiply(
@@ -54,7 +54,7 @@ extension Int4LinearWeights {
     into y: UnsafeMutablePointer<Float>
   ) {
     let (n, k) = (outputFeatures, inputFeatures)
-    let panelRows = min(n, max(16, 65_536 / max(1, k)))
+    let panelRows = min(n, max(16, 262_144 / max(1, k)))
     let panels = (n + panelRows - 1) / panelRows
     parallelFor(panels, minimumPerChunk: max(1, (1 << 22) / max(1, m * k * panelRows))) { chunk in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, panelRows * k)) { buffer in

@@ -98,7 +98,7 @@ public struct CSRMatrix: Sendable, Equatable {
 
 /// A sparse matrix built from untrusted arrays breaks an invariant of its format.
 public struct SparseFormatError: Error, CustomStringConvertible, Equatable {
-  /// "CSR" or "BSR".
+  /// "CSR", "BSR", "N:M", "int8", "int4" or "binary".
   public let format: String
   /// The first broken invariant, in words.
   public let problem: String
