@@ -27,14 +27,18 @@ void winnow_binarize_rows(const float *x, int m, int k, uint64_t *bits, float *b
   int words = (k + 63) / 64;
   for (int i = 0; i < m; i++) {
     const float *row = x + (size_t)i * k;
-    uint64_t *out = bits + (size_t)i * words;
-    memset(out, 0, sizeof(uint64_t) * (size_t)words);
-    float sum = 0;
-    for (int p = 0; p < k; p++) {
-      if (row[p] >= 0) out[p / 64] |= (uint64_t)1 << (p % 64);
-      sum += row[p] < 0 ? -row[p] : row[p];
+    float sums[4] = {0, 0, 0, 0};  // four chains: one running sum would wait on every add
+    for (int w = 0; w < words; w++) {
+      uint64_t word = 0;  // built in a register, not by read-modify-write of memory
+      int count = minimum_int(64, k - 64 * w);
+      for (int b = 0; b < count; b++) {
+        float v = row[64 * w + b];
+        word |= (uint64_t)(v >= 0) << b;
+        sums[b & 3] += v < 0 ? -v : v;
+      }
+      bits[(size_t)i * words + w] = word;
     }
-    betas[i] = k > 0 ? sum / (float)k : 0;
+    betas[i] = k > 0 ? ((sums[0] + sums[1]) + (sums[2] + sums[3])) / (float)k : 0;
   }
 }
 
