@@ -17,8 +17,12 @@ public enum Compiler {
     _ model: Layer, inputShape: [Int], options: CompileOptions = CompileOptions(),
     progress: ((String) -> Void)? = nil
   ) throws -> InferenceProgram {
-    let a = try ModelTrace(model: model, inputShape: inputShape, batch: BatchShape.tracedBatch)
-    let b = try ModelTrace(model: model, inputShape: inputShape, batch: BatchShape.tracedBatch + 1)
+    let fixedBatch = (model as? FixedBatchModel)?.fixedBatchSize
+    // Two records at different batch sizes show which shapes grow with the batch; a model
+    // that only runs at one size is recorded twice at that size (nothing grows).
+    let first = fixedBatch ?? BatchShape.tracedBatch, second = fixedBatch ?? BatchShape.tracedBatch + 1
+    let a = try ModelTrace(model: model, inputShape: inputShape, batch: first)
+    let b = try ModelTrace(model: model, inputShape: inputShape, batch: second)
     let graph = try ProgramGraph(a, b)
     var fusion = LayerFusion(graph: graph)
     let found = fusion.run()
@@ -46,7 +50,9 @@ public enum Compiler {
       progress?("\(layer.name): \(layer.format) (\(layer.weights.kernelName))")
       layers.append(layer)
     }
-    return fusion.program(inputShape: inputShape, layers: layers)
+    var program = fusion.program(inputShape: inputShape, layers: layers)
+    program.fixedBatch = fixedBatch
+    return program
   }
 
   /// Packs one layer: the only candidate, the fastest one measured (``FormatChoice/fastest(batch:)``),

@@ -35,6 +35,8 @@ public struct InferenceProgram: Sendable {
   public let steps: [ProgramStep]
   public let constants: [Tensor]
   public let outputSlot: Int
+  /// The only batch size the program runs at (a model imported with a fixed batch), or nil.
+  public internal(set) var fixedBatch: Int?
   /// For each step, the slots whose last reader it is (freed once it has run).
   let releases: [[Int]]
 
@@ -53,22 +55,27 @@ public struct InferenceProgram: Sendable {
 
   /// Runs the program on `input` (`[B] + inputShape`).
   public func run(_ input: Tensor) throws -> Tensor {
-    guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape, input.shape[0] > 0 else {
-      throw RuntimeError.inputShape(expected: inputShape, got: input.shape)
-    }
+    try checkInput(input)
     return execute(input.detached, timing: nil)
   }
 
   /// Runs the program and adds each step's seconds to `timing` (layer steps under the layer's
   /// name, other steps under their op name).
   public func runTimed(_ input: Tensor, into timing: inout [String: Double]) throws -> Tensor {
-    guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape, input.shape[0] > 0 else {
-      throw RuntimeError.inputShape(expected: inputShape, got: input.shape)
-    }
+    try checkInput(input)
     var local: [String: Double] = [:]
     let y = execute(input.detached, timing: &local)
     for (k, v) in local { timing[k, default: 0] += v }
     return y
+  }
+
+  private func checkInput(_ input: Tensor) throws {
+    guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape, input.shape[0] > 0 else {
+      throw RuntimeError.inputShape(expected: inputShape, got: input.shape)
+    }
+    if let fixedBatch, input.shape[0] != fixedBatch {
+      throw RuntimeError.inputShape(expected: [fixedBatch] + inputShape, got: input.shape)
+    }
   }
 
   private func execute(_ input: Tensor, timing: UnsafeMutablePointer<[String: Double]>?) -> Tensor {

@@ -59,7 +59,7 @@ struct LayerFusion {
       let (n, k) = transposeB ? (w.shape[0], w.shape[1]) : (w.shape[1], w.shape[0])
       var values = w.scalars
       if !transposeB { values = (0..<(n * k)).map { values[($0 % k) * n + $0 / k] } }
-      let rows = step.inputShapes[0][0] / BatchShape.tracedBatch
+      let rows = step.inputShapes[0][0] / graph.tracedBatch
       return LayerCandidate(
         name: name, kind: .linear, weights: values, outputFeatures: n, inputFeatures: k, bias: nil,
         activation: .none, rowsPerExample: max(1, rows), steps: [i], inputSlot: x, outputSlot: step.output)

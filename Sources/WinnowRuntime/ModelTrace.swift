@@ -12,6 +12,7 @@ struct ModelTrace {
   let dynamicNodes: [GraphNode]
   /// The model's output.
   let output: Tensor
+  let batch: Int
 
   /// Runs `model` in inference mode on `batch` random inputs of `inputShape` (without batch).
   init(model: Layer, inputShape: [Int], batch: Int) throws {
@@ -26,6 +27,7 @@ struct ModelTrace {
     let output = model.forward(input, ForwardContext(training: false))
     parameterNames = names
     self.output = output
+    self.batch = batch
     let graph = recordedGraph(from: output)
     // A gather takes its indices from the values of its index input (an embedding lookup of
     // token ids): the record holds the traced ids as constants, so a program would replay

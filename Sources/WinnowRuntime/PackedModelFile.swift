@@ -26,7 +26,7 @@ extension InferenceProgram {
     }
     let program: [String: Any] = [
       "inputShape": inputShape, "outputSlot": outputSlot, "constantShapes": constantShapes,
-      "layers": layers.map(\.json), "steps": steps.map(\.json),
+      "layers": layers.map(\.json), "steps": steps.map(\.json), "fixedBatch": fixedBatch ?? 0,
     ]
     let json = try JSONSerialization.data(withJSONObject: program, options: [.sortedKeys])
     let metadata = ["format": Self.fileFormat, "winnow.program": String(decoding: json, as: UTF8.self)]
@@ -64,9 +64,12 @@ extension InferenceProgram {
       steps.append(try ProgramStep(json: d, reader: r))
     }
     r.context = ""
-    let result = InferenceProgram(
+    var result = InferenceProgram(
       inputShape: inputShape, layers: layers, steps: steps, constants: constants, outputSlot: try r.int(program, "outputSlot"))
-    for batch in [1, 3] { try result.checkShapes(batch: batch, reader: r) }
+    let fixedBatch = program["fixedBatch"] == nil ? 0 : try r.int(program, "fixedBatch")
+    guard (0...1 << 20).contains(fixedBatch) else { throw r.error("bad fixed batch \(fixedBatch)") }
+    result.fixedBatch = fixedBatch > 0 ? fixedBatch : nil
+    for batch in fixedBatch > 0 ? [fixedBatch] : [1, 3] { try result.checkShapes(batch: batch, reader: r) }
     return result
   }
 

@@ -23,6 +23,8 @@ struct ProgramGraph {
   /// For each constant, the parameter it was computed from, if any.
   var constantSources: [String?]
   var outputSlot: Int
+  /// The batch size of the first record (shapes in ``Step/inputShapes`` are at this size).
+  var tracedBatch: Int
 
   /// Joins the records of the same model at batch 2 and batch 3.
   init(_ a: ModelTrace, _ b: ModelTrace) throws {
@@ -31,6 +33,7 @@ struct ProgramGraph {
         step: min(a.dynamicNodes.count, b.dynamicNodes.count),
         detail: "\(a.dynamicNodes.count) ops at batch 2 but \(b.dynamicNodes.count) at batch 3")
     }
+    tracedBatch = a.batch
     var slotOf: [ObjectIdentifier: Int] = [:]
     var constantIndex: [UnsafePointer<Float>: Int] = [:]
     constants = []
