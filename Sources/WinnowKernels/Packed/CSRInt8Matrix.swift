@@ -100,26 +100,13 @@ public struct CSRInt8Matrix: PackedLinearWeights, Equatable {
     _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into yT: UnsafeMutablePointer<Float>
   ) {
-    let n = outputFeatures
-    guard m > 0, n > 0 else { return }
     rowOffsets.withUnsafeBufferPointer { offsets in
       columnIndices.withUnsafeBufferPointer { indices in
         codes.withUnsafeBufferPointer { codes in
-          let grain = max(1, 65_536 / max(1, m * max(1, codes.count / n)))
-          parallelFor(n, minimumPerChunk: grain) { chunk in
-            for c0 in stride(from: 0, to: m, by: 512) {
-              let width = min(512, m - c0)
-              for r in chunk {
-                let out = yT + r * m + c0
-                out.update(repeating: 0, count: width)
-                for t in Int(offsets[r])..<Int(offsets[r + 1]) {
-                  axpy(Float(codes[t]), xT + Int(indices[t]) * m + c0, out, count: width)
-                }
-                let scale = scales[r], b = bias?[r] ?? 0
-                for i in 0..<width { out[i] = out[i] * scale + b }
-                activation.apply(out, count: width)
-              }
-            }
+          scales.withUnsafeBufferPointer { scales in
+            csrTransposedProduct(
+              offsets: offsets, indices: indices, values: codes, toFloat: { Float($0) }, scales: scales,
+              rows: outputFeatures, xT: xT, m: m, bias: bias, activation: activation, into: yT)
           }
         }
       }

@@ -173,49 +173,21 @@ extension CSRMatrix: PackedLinearWeights {
     path == .native && spmmAVX512Supports(.csr(self))
   }
 
-  /// `Yᵀ[n, :] = bias[n] + Σ w[n, k]·Xᵀ[k, :]`: each non-zero adds a scaled contiguous row of
-  /// `Xᵀ` (the layout of "Fast Sparse ConvNets", Elsen et al. 2020, for NCHW convolutions).
-  /// Columns go in blocks of 512 so the output block stays in L1; rows split over threads.
+  /// `Yᵀ = W·Xᵀ` row by row of `W` (see ``csrTransposedProduct``): no transposes.
   public func multiplyTransposed(
     _ xT: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into yT: UnsafeMutablePointer<Float>
   ) {
-    guard m > 0, rows > 0 else { return }
     rowOffsets.withUnsafeBufferPointer { offsets in
       columnIndices.withUnsafeBufferPointer { indices in
         values.withUnsafeBufferPointer { vals in
-          let grain = max(1, 65_536 / max(1, m * max(1, values.count / rows)))
-          parallelFor(rows, minimumPerChunk: grain) { chunk in
-            for c0 in stride(from: 0, to: m, by: 512) {
-              let width = min(512, m - c0)
-              for r in chunk {
-                let out = yT + r * m + c0
-                out.update(repeating: bias?[r] ?? 0, count: width)
-                for t in Int(offsets[r])..<Int(offsets[r + 1]) {
-                  axpy(vals[t], xT + Int(indices[t]) * m + c0, out, count: width)
-                }
-                if activation == .relu { EpilogueActivation.relu.apply(out, count: width) }
-              }
-            }
-          }
+          csrTransposedProduct(
+            offsets: offsets, indices: indices, values: vals, toFloat: { $0 }, scales: nil, rows: rows,
+            xT: xT, m: m, bias: bias, activation: activation, into: yT)
         }
       }
     }
   }
-}
-
-/// `y[0..<count] += a·x[0..<count]`, eight lanes at a time.
-@inline(__always)
-func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-  let va = SIMD8<Float>(repeating: a)
-  var i = 0
-  while i + 8 <= count {
-    let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-    let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-    UnsafeMutableRawPointer(y + i).storeBytes(of: yv + va * xv, as: SIMD8<Float>.self)
-    i += 8
-  }
-  while i < count { y[i] += a * x[i]; i += 1 }
 }
 
 extension BSRMatrix: PackedLinearWeights {
