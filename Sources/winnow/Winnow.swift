@@ -22,6 +22,7 @@ struct WinnowCommand: ParsableCommand {
       Lottery.self,
       Soup.self,
       Embed.self,
+      EmbedStudy.self,
       Quantize.self,
       Sensitivity.self,
       Factorize.self,

@@ -2,13 +2,15 @@ import Foundation
 import Winnow
 
 let usage = """
-  usage: winnow-bench [gemm] [lenet] [spmm] [nm] [int8] [int4] [binary] [options]   (none named: gemm and lenet)
+  usage: winnow-bench [gemm] [lenet] [spmm] [nm] [int8] [int4] [binary] [minilm] [options]   (none named: gemm and lenet)
     --threads LIST     thread counts, comma-separated (default 1,2)
     --samples N        quiet samples per row (default 7)
     --min-sample-ms T  minimum length of one sample (default 100)
     --wait-quiet S     before each sample wait up to S seconds for a quiet machine (default 10)
     --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT
     --cpu-time         time by process CPU time, all samples quiet (1-thread rows on a busy machine)
+    --model-dir D      MiniLM: the model directory (default $WINNOW_ASSETS/minilm or
+                       ~/.cache/winnow-assets/minilm)
     --phases           LeNet: also time forward / backward / update separately
     --steps N          LeNet: just run N steps at the first thread count, no timing
                        (for valgrind --tool=callgrind or perf)
@@ -27,6 +29,7 @@ struct Options {
   var sampler = QuietSampler()
   var phases = false
   var steps: Int?
+  var modelDir: String?
   /// Only shapes whose name contains this (case-insensitive), e.g. `MiniLM` or `4096`.
   var shapeFilter: String?
 
@@ -38,7 +41,8 @@ struct Options {
     }
     while let argument = rest.popFirst() {
       switch argument {
-      case "gemm", "lenet", "spmm", "nm", "int8", "int4", "binary": benchmarks.insert(argument)
+      case "gemm", "lenet", "spmm", "nm", "int8", "int4", "binary", "minilm": benchmarks.insert(argument)
+      case "--model-dir": modelDir = value(after: argument)
       case "--shapes": shapeFilter = value(after: argument)
       case "--threads": threads = value(after: argument).split(separator: ",").compactMap { Int($0) }
       case "--samples": sampler.samples = Int(value(after: argument)) ?? sampler.samples
@@ -83,4 +87,7 @@ if options.benchmarks.contains("lenet") {
 if options.benchmarks.contains("spmm") { SpMMBenchmark.run(threads: threads, sampler: sampler) }
 for kind in ["nm", "int8", "int4", "binary"] where options.benchmarks.contains(kind) {
   QuantizedBenchmark.run(kind, threads: threads, sampler: sampler)
+}
+if options.benchmarks.contains("minilm") {
+  MiniLMBenchmark.run(threads: threads, sampler: sampler, modelDir: options.modelDir)
 }

@@ -67,15 +67,23 @@ public struct BERTInference: Sendable {
       heads: a.heads, headWidth: a.query.outFeatures / a.heads)
   }
 
+  /// Sees the input of every Linear layer: its name (`encoder.layer.2.intermediate.dense`),
+  /// and the `rows × columns` inputs of the real tokens (calibration for activation-aware
+  /// pruning, such as Wanda's input norms).
+  public typealias InputObserver = (_ layer: String, _ input: UnsafePointer<Float>, _ rows: Int, _ columns: Int) -> Void
+
   /// Hidden states of the real tokens, packed: `Σ lengths × C`, sequence after sequence.
-  public func hiddenStates(_ batch: TokenBatch) -> [Float] {
+  public func hiddenStates(_ batch: TokenBatch, observer: InputObserver? = nil) -> [Float] {
     let c = configuration.hiddenSize
     let m = batch.lengths.reduce(0, +)
     var x = embed(batch)
     var attended = [Float](repeating: 0, count: m * c)
     x.withUnsafeMutableBufferPointer { px in
       attended.withUnsafeMutableBufferPointer { pa in
-        for block in blocks { run(block, batch.lengths, x: px.baseAddress!, scratch: pa.baseAddress!) }
+        for (i, block) in blocks.enumerated() {
+          let observe = observer.map { o in { (name: String, p: UnsafePointer<Float>, k: Int) in o("encoder.layer.\(i)." + name, p, m, k) } }
+          run(block, batch.lengths, x: px.baseAddress!, scratch: pa.baseAddress!, observe: observe)
+        }
       }
     }
     return x
@@ -122,21 +130,28 @@ public struct BERTInference: Sendable {
   }
 
   /// One block in place on `x` (`M×C`); `scratch` holds `M×C` values.
-  func run(_ block: Block, _ lengths: [Int], x: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+  func run(
+    _ block: Block, _ lengths: [Int], x: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    observe: ((String, UnsafePointer<Float>, Int) -> Void)? = nil
+  ) {
+    let c = configuration.hiddenSize
     let m = lengths.reduce(0, +)
     let inner = block.heads * block.headWidth
     let qkv = UnsafeMutablePointer<Float>.allocate(capacity: m * 3 * inner)
     let context = UnsafeMutablePointer<Float>.allocate(capacity: m * inner)
     let hidden = UnsafeMutablePointer<Float>.allocate(capacity: m * configuration.intermediateSize)
     defer { qkv.deallocate(); context.deallocate(); hidden.deallocate() }
+    for name in ["attention.self.query", "attention.self.key", "attention.self.value"] { observe?(name, x, c) }
     block.queryKeyValueBias.withUnsafeBufferPointer {
       block.queryKeyValue.multiply(x, m: m, bias: $0.baseAddress, activation: .none, into: qkv)
     }
     attention(qkv, lengths, heads: block.heads, width: block.headWidth, into: context)
+    observe?("attention.output.dense", context, inner)
     block.attentionOutputBias.withUnsafeBufferPointer {
       block.attentionOutput.multiply(context, m: m, bias: $0.baseAddress, activation: .none, into: scratch)
     }
     layerNorm(scratch, residual: x, block.attentionNorm, rows: m)
+    observe?("intermediate.dense", scratch, c)
     block.intermediateBias.withUnsafeBufferPointer {
       block.intermediate.multiply(scratch, m: m, bias: $0.baseAddress, activation: .none, into: hidden)
     }
@@ -153,6 +168,7 @@ public struct BERTInference: Sendable {
       case .sigmoid: UnaryFunction.sigmoid.forward(start, start, count: rows.count * width)
       }
     }
+    observe?("output.dense", hidden, width)
     block.outputBias.withUnsafeBufferPointer {
       block.output.multiply(hidden, m: m, bias: $0.baseAddress, activation: .none, into: x)
     }
