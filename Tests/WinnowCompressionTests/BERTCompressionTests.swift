@@ -88,8 +88,10 @@ import WinnowTestSupport
     let text = (0..<12).map { i in (0..<(i % 8 + 1)).map { "w\(4 + (i * 7 + $0 * 3) % 26)" }.joined(separator: " ") }
     let rows = try EmbeddingFidelityStudy.run(
       embedder, evaluation: text, calibration: Array(text.prefix(5)),
-      variants: [.dense, .wanda(sparsity: 0.5), .magnitudeNM(n: 2, m: 4), .headsAndWanda(keep: 2, sparsity: 0.5)])
-    #expect(rows.count == 4)
+      variants: [.dense, .wanda(sparsity: 0.5), .magnitudeNM(n: 2, m: 4), .headsAndWanda(keep: 2, sparsity: 0.5),
+                 .weights(.int8(symmetric: true, perChannel: true))])
+    #expect(rows.count == 5)
+    #expect(rows[4].weightBits == 8 && rows[4].meanCosine > 0.99 && rows[4].density > 0.98)
     #expect(abs(rows[0].meanCosine - 1) < 1e-6 && rows[0].density == 1)
     #expect(abs(rows[1].density - 0.5) < 0.01 && abs(rows[2].density - 0.5) < 0.01)
     #expect(abs(rows[3].density - (0.5 * (4 * 16 * 8 + 2 * 16 * 24) / (4 * 16 * 16 + 2 * 16 * 24))) < 0.01)

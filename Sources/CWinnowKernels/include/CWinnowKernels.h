@@ -1,6 +1,7 @@
 #pragma once
 #include <stdint.h>
 #include "transformer_kernels.h"
+#include "packed_gemm.h"
 
 /// CPU features Winnow's kernels can use, detected once at run time (bit flags).
 enum {

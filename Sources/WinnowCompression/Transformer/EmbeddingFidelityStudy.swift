@@ -14,6 +14,8 @@ public enum EmbeddingFidelityStudy {
     /// Encoder Linear weights still present and non-zero, as a fraction of the dense count.
     public var density: Double
     public var meanCosine: Double, minimumCosine: Double
+    /// Bits per stored weight value (32 unless quantized; scales not counted).
+    public var weightBits = 32
   }
 
   public enum Variant: Sendable, CustomStringConvertible {
@@ -24,6 +26,11 @@ public enum EmbeddingFidelityStudy {
     case wandaNM(n: Int, m: Int)
     case heads(keep: Int)
     case headsAndWanda(keep: Int, sparsity: Double)
+    /// Weight-only quantization of the Linear weights (quantize, dequantize: the values an
+    /// integer kernel would compute with).
+    case weights(QuantizationScheme)
+    /// Wanda at `sparsity`, then the surviving weights quantized (zeros stay zero).
+    case wandaAndWeights(sparsity: Double, scheme: QuantizationScheme)
 
     public var description: String {
       switch self {
@@ -34,6 +41,8 @@ public enum EmbeddingFidelityStudy {
       case .wandaNM(let n, let m): "Wanda \(n):\(m)"
       case .heads(let keep): "heads: keep \(keep) per layer"
       case .headsAndWanda(let keep, let s): "heads: keep \(keep) + Wanda \(Int(s * 100)) %"
+      case .weights(let scheme): "weights \(scheme)"
+      case .wandaAndWeights(let s, let scheme): "Wanda \(Int(s * 100)) % + weights \(scheme)"
       }
     }
   }
@@ -42,6 +51,8 @@ public enum EmbeddingFidelityStudy {
     .dense, .magnitude(sparsity: 0.3), .magnitude(sparsity: 0.5), .magnitude(sparsity: 0.7), .magnitude(sparsity: 0.9), .magnitudeNM(n: 2, m: 4),
     .wanda(sparsity: 0.2), .wanda(sparsity: 0.3), .wanda(sparsity: 0.5), .wanda(sparsity: 0.7), .wanda(sparsity: 0.9), .wandaNM(n: 2, m: 4),
     .heads(keep: 9), .heads(keep: 6), .headsAndWanda(keep: 9, sparsity: 0.5),
+    .weights(.int8(symmetric: true, perChannel: true)), .weights(.grouped(bits: 4, groupSize: 32)),
+    .weights(.grouped(bits: 4, groupSize: 128)), .wandaAndWeights(sparsity: 0.3, scheme: .int8(symmetric: true, perChannel: true)),
   ]
 
   /// Runs every variant on a fresh copy of `embedder`'s model and compares its embeddings of
@@ -63,8 +74,12 @@ public enum EmbeddingFidelityStudy {
       try apply(variant, to: model, calibration: stats, names: names)
       let compressed = SentenceEmbedder(tokenizer: embedder.tokenizer, model: model, normalize: embedder.normalize)
       let cosines = rowCosines(compressed.embed(evaluation), reference)
-      let row = Row(name: variant.description, density: Double(nonZeroCount(model, names)) / denseCount,
+      var row = Row(name: variant.description, density: Double(nonZeroCount(model, names)) / denseCount,
                     meanCosine: cosines.reduce(0, +) / Double(max(cosines.count, 1)), minimumCosine: cosines.min() ?? .nan)
+      switch variant {
+      case .weights(let scheme), .wandaAndWeights(_, let scheme): row.weightBits = scheme.bitsPerElement
+      default: break
+      }
       progress(row)
       rows.append(row)
     }
@@ -96,6 +111,20 @@ public enum EmbeddingFidelityStudy {
       }
       try BERTCompression.perRowMasks(scores: BERTCompression.wandaScores(model, calibration: trimmed, names: names), sparsity: s)
         .apply(to: model)
+    case .weights(let scheme):
+      try quantizeWeights(model, names, scheme)
+    case .wandaAndWeights(let s, let scheme):
+      try BERTCompression.perRowMasks(scores: wanda(), sparsity: s).apply(to: model)
+      try quantizeWeights(model, names, scheme)
+    }
+  }
+
+  /// Replaces each named weight by `dequantize(quantize(effective weight))`.
+  static func quantizeWeights(_ model: BERTModel, _ names: [String], _ scheme: QuantizationScheme) throws {
+    let wanted = Set(names)
+    try model.visitParameters { name, p in
+      guard wanted.contains(name) else { return }
+      p.value = try scheme.fakeQuantize(p.effective.detached, layer: name)
     }
   }
 
@@ -133,9 +162,9 @@ public enum EmbeddingFidelityStudy {
 
   /// The rows as a Markdown table.
   public static func markdown(_ rows: [Row]) -> String {
-    var lines = ["| variant | Linear weights kept | mean cosine | min cosine |", "|---|---:|---:|---:|"]
+    var lines = ["| variant | Linear weights kept | weight bits | mean cosine | min cosine |", "|---|---:|---:|---:|---:|"]
     for r in rows {
-      lines.append("| \(r.name) | \(percent(r.density)) | \(decimal(r.meanCosine, 4)) | \(decimal(r.minimumCosine, 4)) |")
+      lines.append("| \(r.name) | \(percent(r.density)) | \(r.weightBits) | \(decimal(r.meanCosine, 4)) | \(decimal(r.minimumCosine, 4)) |")
     }
     return lines.joined(separator: "\n")
   }

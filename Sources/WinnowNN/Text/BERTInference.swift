@@ -16,7 +16,7 @@ import WinnowKernels
 ///     X = LayerNorm(A + gelu(A·W1ᵀ + b1)·W2ᵀ + b2)
 ///
 /// The weights are a snapshot of the model's *effective* (masked) values at construction,
-/// packed by `pack` (dense BLAS by default; a sparse or quantized ``PackedLinearWeights``
+/// packed by `pack` (dense, ``dense(_:)``, by default; a sparse or quantized ``PackedLinearWeights``
 /// drops in). Work is split over `Parallelism.threads`.
 public struct BERTInference: Sendable {
   /// One encoder block's packed weights.
@@ -46,8 +46,14 @@ public struct BERTInference: Sendable {
     blocks = model.layers.map { Self.block($0, pack: pack) }
   }
 
-  /// Dense Float32 weights on BLAS.
+  /// Dense Float32 weights: panel-packed for Winnow's AVX-512 GEMM where the CPU has it
+  /// (faster than OpenBLAS on these shapes, docs/PERFORMANCE.md), else BLAS.
   public static func dense(_ weight: Tensor) -> any PackedLinearWeights {
+    PanelPackedWeights.best(values: weight.scalars, outputFeatures: weight.shape[0], inputFeatures: weight.shape[1])
+  }
+
+  /// Dense Float32 weights on the platform BLAS.
+  public static func blas(_ weight: Tensor) -> any PackedLinearWeights {
     DenseLinearWeights(values: weight.scalars, outputFeatures: weight.shape[0], inputFeatures: weight.shape[1])
   }
 
