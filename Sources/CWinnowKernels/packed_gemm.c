@@ -13,14 +13,26 @@
 
 size_t winnow_packed_weights_count(size_t n, size_t k) { return (n + PANEL - 1) / PANEL * PANEL * k; }
 
-void winnow_pack_weights_f32(const float *w, size_t n, size_t k, float *packed) {
+void winnow_pack_weights_f32(const float *w, size_t n, size_t k, size_t ldw, float *packed) {
   size_t panels = (n + PANEL - 1) / PANEL;
   for (size_t p = 0; p < panels; p++)
     for (size_t kk = 0; kk < k; kk++)
       for (size_t j = 0; j < PANEL; j++) {
         size_t row = p * PANEL + j;
-        packed[(p * k + kk) * PANEL + j] = row < n ? w[row * k + kk] : 0.0f;
+        packed[(p * k + kk) * PANEL + j] = row < n ? w[row * ldw + kk] : 0.0f;
       }
+}
+
+void winnow_pack_transposed_f32(const float *v, size_t k, size_t n, size_t ldv, float *packed) {
+  size_t panels = (n + PANEL - 1) / PANEL;
+  for (size_t p = 0; p < panels; p++)
+    for (size_t kk = 0; kk < k; kk++) {
+      float *dst = packed + (p * k + kk) * PANEL;
+      const float *src = v + kk * ldv + p * PANEL;
+      size_t valid = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+      memcpy(dst, src, valid * sizeof(float));
+      for (size_t j = valid; j < PANEL; j++) dst[j] = 0.0f;
+    }
 }
 
 #if defined(__x86_64__)
@@ -32,10 +44,10 @@ int winnow_packed_gemm_available(void) { return (winnow_cpu_features() & WINNOW_
 
 // One tile: rows [0, rows) of x (rows ≤ 12; the missing rows repeat the last one and are not
 // stored) times one panel; columns past `columns` (≤ 32) are not stored.
-TARGET static void tile_12x32(const float *x, size_t k, size_t rows, const float *panel, const float *bias,
-                              float *y, size_t ldy, size_t columns) {
+TARGET static void tile_12x32(const float *x, size_t k, size_t lda, size_t rows, const float *panel,
+                              const float *bias, float *y, size_t ldy, size_t columns) {
   const float *a[TILE_ROWS];
-  for (size_t i = 0; i < TILE_ROWS; i++) a[i] = x + (i < rows ? i : rows - 1) * k;
+  for (size_t i = 0; i < TILE_ROWS; i++) a[i] = x + (i < rows ? i : rows - 1) * lda;
   __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
   if (bias) {
     __mmask16 m0 = (__mmask16)(columns >= 16 ? 0xFFFF : (1u << columns) - 1);
@@ -70,11 +82,11 @@ TARGET static void tile_12x32(const float *x, size_t k, size_t rows, const float
   STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
 }
 
-TARGET void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, const float *packed, size_t n,
-                                   const float *bias, float *y, size_t panel_begin, size_t panel_end) {
+TARGET void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, size_t lda, const float *packed, size_t n,
+                                   const float *bias, float *y, size_t ldy, size_t panel_begin, size_t panel_end) {
   if (m == 0 || k == 0) {
     for (size_t i = 0; i < m; i++)
-      for (size_t j = panel_begin * PANEL; j < n && j < panel_end * PANEL; j++) y[i * n + j] = bias ? bias[j] : 0;
+      for (size_t j = panel_begin * PANEL; j < n && j < panel_end * PANEL; j++) y[i * ldy + j] = bias ? bias[j] : 0;
     return;
   }
   // Rows per block: about 256 KB of x, a multiple of the tile height, so a block stays in
@@ -89,15 +101,16 @@ TARGET void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, const flo
       const float *panel = packed + p * k * PANEL;
       for (size_t r = r0; r < r1; r += TILE_ROWS) {
         size_t rows = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        tile_12x32(x + r * k, k, rows, panel, bias ? bias + column : NULL, y + r * n + column, n, columns);
+        tile_12x32(x + r * lda, k, lda, rows, panel, bias ? bias + column : NULL, y + r * ldy + column, ldy, columns);
       }
     }
   }
 }
 #else
 int winnow_packed_gemm_available(void) { return 0; }
-void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, const float *packed, size_t n,
-                            const float *bias, float *y, size_t panel_begin, size_t panel_end) {
-  (void)x; (void)m; (void)k; (void)packed; (void)n; (void)bias; (void)y; (void)panel_begin; (void)panel_end;
+void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, size_t lda, const float *packed, size_t n,
+                            const float *bias, float *y, size_t ldy, size_t panel_begin, size_t panel_end) {
+  (void)x; (void)m; (void)k; (void)lda; (void)packed; (void)n; (void)bias; (void)y; (void)ldy;
+  (void)panel_begin; (void)panel_end;
 }
 #endif

@@ -19,6 +19,42 @@ import WinnowTestSupport
     check(m: 30, n: 33, k: 700)
   }
 
+  /// Strided operands (attention's Q·Kᵀ and P·V inside a wider QKV matrix): W packed from rows
+  /// of stride ldw, or as Vᵀ from a k×n matrix, x and y with row strides above k and n.
+  @Test(arguments: [(1, 1, 1), (13, 33, 32), (128, 128, 32), (25, 32, 70)])
+  func stridedAndTransposedPacking(shape: (Int, Int, Int)) {
+    guard PanelPackedWeights.isAvailable else { return }
+    let (m, n, k) = shape
+    let (lda, ldw, ldy) = (k + 3, k + 5, n + 2)
+    let x = PackedLinearTests.values(m * lda, seed: 11), wStrided = PackedLinearTests.values(n * ldw, seed: 12)
+    let w = (0..<n).flatMap { r in wStrided[(r * ldw)..<(r * ldw + k)] }  // the n×k matrix ldw describes
+    let xDense = (0..<m).flatMap { r in x[(r * lda)..<(r * lda + k)] }
+    let expected = PackedLinearTests.reference(w: w, n: n, k: k, x: xDense, m: m, bias: nil, activation: .none)
+    // V = Wᵀ stored k×n with row stride ldv: packTransposed must give the same packing.
+    let ldv = n + 4
+    var v = [Float](repeating: .nan, count: k * ldv)
+    for r in 0..<n { for c in 0..<k { v[c * ldv + r] = w[r * k + c] } }
+    for transposed in [false, true] {
+      var packed = [Float](repeating: .nan, count: PanelGEMM.packedCount(n: n, k: k))
+      var y = [Float](repeating: -7, count: m * ldy)
+      packed.withUnsafeMutableBufferPointer { p in
+        if transposed {
+          PanelGEMM.packTransposed(v, k: k, n: n, ldv: ldv, into: p.baseAddress!)
+        } else {
+          PanelGEMM.pack(wStrided, n: n, k: k, ldw: ldw, into: p.baseAddress!)
+        }
+        PanelGEMM.multiply(x, m: m, k: k, lda: lda, packed: p.baseAddress!, n: n, into: &y, ldy: ldy)
+      }
+      for i in 0..<m {
+        for j in 0..<ldy {
+          // Outside the n columns the row stride's gap must be untouched.
+          let want = j < n ? expected[i * n + j] : -7
+          #expect(abs(y[i * ldy + j] - want) <= Float(k) * 2.4e-7 + 1e-6, "transposed \(transposed) [\(i), \(j)]")
+        }
+      }
+    }
+  }
+
   func check(m: Int, n: Int, k: Int) {
     let w = PackedLinearTests.values(n * k, seed: UInt64(n * 31 + k)).map { $0 / 2 }
     let x = PackedLinearTests.values(m * k, seed: UInt64(m + 7)).map { $0 / 2 }

@@ -11,15 +11,19 @@
 /// Number of floats `winnow_pack_weights_f32` writes for an n×k weight.
 size_t winnow_packed_weights_count(size_t n, size_t k);
 
-/// Packs row-major W (n×k) into `packed` (winnow_packed_weights_count floats).
-void winnow_pack_weights_f32(const float *w, size_t n, size_t k, float *packed);
+/// Packs W (n×k, row r at w + r·ldw) into `packed` (winnow_packed_weights_count floats).
+void winnow_pack_weights_f32(const float *w, size_t n, size_t k, size_t ldw, float *packed);
+
+/// Packs W = Vᵀ for V (k×n, row r at v + r·ldv): the right operand of x·V (attention's
+/// probabilities times values) in the same layout, without forming Vᵀ.
+void winnow_pack_transposed_f32(const float *v, size_t k, size_t n, size_t ldv, float *packed);
 
 /// 1 when the AVX-512 kernel below may run on this CPU.
 int winnow_packed_gemm_available(void);
 
-/// y (m×n, row stride n) = x (m×k, row stride k)·Wᵀ + bias (n values or NULL), for the output
-/// panels [panel_begin, panel_end) only (so callers can split panels over threads).
+/// y (m×n, row stride ldy ≥ n) = x (m×k, row stride lda ≥ k)·Wᵀ + bias (n values or NULL),
+/// for the output panels [panel_begin, panel_end) only (so callers can split panels over threads).
 /// 12×32 register tile (24 zmm accumulators), AVX-512F. Call only when
 /// winnow_packed_gemm_available() is 1.
-void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, const float *packed, size_t n,
-                            const float *bias, float *y, size_t panel_begin, size_t panel_end);
+void winnow_packed_gemm_f32(const float *x, size_t m, size_t k, size_t lda, const float *packed, size_t n,
+                            const float *bias, float *y, size_t ldy, size_t panel_begin, size_t panel_end);

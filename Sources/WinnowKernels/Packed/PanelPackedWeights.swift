@@ -27,7 +27,9 @@ public struct PanelPackedWeights: PackedLinearWeights {
     self.inputFeatures = inputFeatures
     var packed = [Float](repeating: 0, count: winnow_packed_weights_count(outputFeatures, inputFeatures))
     values.withUnsafeBufferPointer { w in
-      packed.withUnsafeMutableBufferPointer { winnow_pack_weights_f32(w.baseAddress, outputFeatures, inputFeatures, $0.baseAddress) }
+      packed.withUnsafeMutableBufferPointer {
+        winnow_pack_weights_f32(w.baseAddress, outputFeatures, inputFeatures, inputFeatures, $0.baseAddress)
+      }
     }
     self.packed = packed
   }
@@ -54,9 +56,39 @@ public struct PanelPackedWeights: PackedLinearWeights {
     let panelsPerChunk = max(1, (1 << 20) / max(1, m * k * 32))
     packed.withUnsafeBufferPointer { p in
       parallelFor(panels, minimumPerChunk: panelsPerChunk) { range in
-        winnow_packed_gemm_f32(x, m, k, p.baseAddress, n, bias, y, range.lowerBound, range.upperBound)
+        winnow_packed_gemm_f32(x, m, k, k, p.baseAddress, n, bias, y, n, range.lowerBound, range.upperBound)
       }
     }
     activation.apply(y, count: m * n)
+  }
+}
+
+/// The panel-packed GEMM on strided operands, for products whose right operand changes every
+/// call (attention: `Q·Kᵀ` and `P·V` per sequence and head), so packing it is part of the call.
+///
+///     y[m×n] (row stride ldy) = x[m×k] (row stride lda) · Wᵀ,   W packed by ``pack`` or ``packTransposed``
+///
+/// Single-threaded; only where ``PanelPackedWeights/isAvailable``.
+public enum PanelGEMM {
+  /// Floats a packed `n×k` operand takes.
+  public static func packedCount(n: Int, k: Int) -> Int { winnow_packed_weights_count(n, k) }
+
+  /// Packs `W` (`n×k`, row `r` at `w + r·ldw`).
+  public static func pack(_ w: UnsafePointer<Float>, n: Int, k: Int, ldw: Int, into packed: UnsafeMutablePointer<Float>) {
+    winnow_pack_weights_f32(w, n, k, ldw, packed)
+  }
+
+  /// Packs `W = Vᵀ` for `V` (`k×n`, row `r` at `v + r·ldv`): the right operand of `x·V`.
+  public static func packTransposed(_ v: UnsafePointer<Float>, k: Int, n: Int, ldv: Int, into packed: UnsafeMutablePointer<Float>) {
+    winnow_pack_transposed_f32(v, k, n, ldv, packed)
+  }
+
+  /// `y = x·Wᵀ` over every output panel, on the calling thread.
+  public static func multiply(
+    _ x: UnsafePointer<Float>, m: Int, k: Int, lda: Int, packed: UnsafePointer<Float>, n: Int,
+    into y: UnsafeMutablePointer<Float>, ldy: Int
+  ) {
+    precondition(PanelPackedWeights.isAvailable, "PanelGEMM needs AVX-512F")
+    winnow_packed_gemm_f32(x, m, k, lda, packed, n, nil, y, ldy, 0, (n + 31) / 32)
   }
 }

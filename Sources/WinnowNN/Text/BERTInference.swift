@@ -192,19 +192,32 @@ public struct BERTInference: Sendable {
     for length in lengths { offsets.append(offsets.last! + length) }
     let longest = lengths.max() ?? 0
     let scale = 1 / Float(width).squareRoot()
+    let packedPath = PanelPackedWeights.isAvailable
     parallelFor(lengths.count * heads) { jobs in
       let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(longest * longest, 1))
-      defer { scores.deallocate() }
+      // Packed K and Vᵀ for the panel GEMM: ceil(n/32)·32·d and ceil(d/32)·32·n floats.
+      let packCapacity = Swift.max(PanelGEMM.packedCount(n: longest, k: width), PanelGEMM.packedCount(n: width, k: longest), 1)
+      let packed = UnsafeMutablePointer<Float>.allocate(capacity: packCapacity)
+      defer { scores.deallocate(); packed.deallocate() }
       for job in jobs {
         let (s, h) = job.quotientAndRemainder(dividingBy: heads)
         let n = lengths[s]
         guard n > 0 else { continue }
         let q = qkv + offsets[s] * stride + h * width
-        sgemm(transposeA: false, transposeB: true, m: n, n: n, k: width, alpha: 1, a: q, lda: stride,
-              b: q + inner, ldb: stride, beta: 0, c: scores, ldc: n)
-        RowKernels.softmax(scores, rows: n, length: n, stride: n, scale: scale)
-        sgemm(transposeA: false, transposeB: false, m: n, n: width, k: n, alpha: 1, a: scores, lda: n,
-              b: q + 2 * inner, ldb: stride, beta: 0, c: context + offsets[s] * inner + h * width, ldc: inner)
+        let out = context + offsets[s] * inner + h * width
+        if packedPath {
+          PanelGEMM.pack(q + inner, n: n, k: width, ldw: stride, into: packed)
+          PanelGEMM.multiply(q, m: n, k: width, lda: stride, packed: packed, n: n, into: scores, ldy: n)
+          RowKernels.softmax(scores, rows: n, length: n, stride: n, scale: scale)
+          PanelGEMM.packTransposed(q + 2 * inner, k: n, n: width, ldv: stride, into: packed)
+          PanelGEMM.multiply(scores, m: n, k: n, lda: n, packed: packed, n: width, into: out, ldy: inner)
+        } else {
+          sgemm(transposeA: false, transposeB: true, m: n, n: n, k: width, alpha: 1, a: q, lda: stride,
+                b: q + inner, ldb: stride, beta: 0, c: scores, ldc: n)
+          RowKernels.softmax(scores, rows: n, length: n, stride: n, scale: scale)
+          sgemm(transposeA: false, transposeB: false, m: n, n: width, k: n, alpha: 1, a: scores, lda: n,
+                b: q + 2 * inner, ldb: stride, beta: 0, c: out, ldc: inner)
+        }
       }
     }
   }

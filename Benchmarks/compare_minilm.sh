@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# all-MiniLM-L6-v2 embeddings, Winnow vs PyTorch and ONNX Runtime (CPU), 1×128 and 32×128
+# tokens, at each thread count.
+#
+# Runs `winnow-bench minilm` and `minilm_reference.py` one after the other (never at the same
+# time: their thread pools would fight on a small machine), each with the quiet-sample rule,
+# then prints one Markdown table: median ms per engine and the speed-up over ONNX Runtime fp32
+# at the same batch and threads (above 1 = faster than ORT fp32).
+#
+# Usage: Benchmarks/compare_minilm.sh [threads...]      (default: 1 2)
+# Environment: PYTHON (default /work/venv/bin/python, else python3) with the packages pinned in
+#              minilm_reference.py; MODEL_DIR (default: winnow-bench's search, then the PyPI
+#              package's copy); SAMPLES (default 7), WAIT_QUIET (default 10).
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-/work/venv/bin/python}
+[ -x "$PYTHON" ] || PYTHON=python3
+SAMPLES=${SAMPLES:-7}
+WAIT_QUIET=${WAIT_QUIET:-10}
+THREADS=("$@")
+[ ${#THREADS[@]} -gt 0 ] || THREADS=(1 2)
+MODEL_ARGS=()
+[ -n "${MODEL_DIR:-}" ] && MODEL_ARGS=(--model-dir "$MODEL_DIR")
+
+swift build -c release --product winnow-bench >&2
+BENCH=$(swift build -c release --show-bin-path)/winnow-bench
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for t in "${THREADS[@]}"; do
+  echo "threads=$t: winnow-bench minilm" >&2
+  "$BENCH" minilm --threads "$t" --samples "$SAMPLES" --min-sample-ms 200 --wait-quiet "$WAIT_QUIET" "${MODEL_ARGS[@]}" \
+    | grep '^RESULT' >>"$results"
+  echo "threads=$t: minilm_reference.py" >&2
+  "$PYTHON" minilm_reference.py --threads "$t" --samples "$SAMPLES" --wait-quiet "$WAIT_QUIET" "${MODEL_ARGS[@]}" \
+    | grep '^RESULT' >>"$results"
+done
+
+"$PYTHON" - "$results" <<'PY'
+import collections, sys
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    parts = line.split()
+    engine, fields = parts[1], dict(p.split("=", 1) for p in parts[2:])
+    rows[(engine, int(fields["batch"]), int(fields["threads"]))] = fields
+print("| engine | batch × seq | threads | median ms | min ms | max ms | speed-up vs ORT fp32 | samples |")
+print("|---|---|---:|---:|---:|---:|---:|---|")
+for (engine, batch, threads), f in sorted(rows.items(), key=lambda r: (r[0][1], r[0][2], r[0][0])):
+    base = rows.get(("ort_fp32", batch, threads))
+    ratio = f"{float(base['median_ms']) / float(f['median_ms']):.2f}x" if base else "–"
+    print(f"| {engine} | {batch} × {f['seq']} | {threads} | {float(f['median_ms']):.2f} | {float(f['min_ms']):.2f} | "
+          f"{float(f['max_ms']):.2f} | {ratio} | {f['quality'].replace('_', ' ')} |")
+PY
