@@ -10,7 +10,8 @@
 # Usage: Benchmarks/compare_minilm.sh [threads...]      (default: 1 2)
 # Environment: PYTHON (default /work/venv/bin/python, else python3) with the packages pinned in
 #              minilm_reference.py; MODEL_DIR (default: winnow-bench's search, then the PyPI
-#              package's copy); SAMPLES (default 7), WAIT_QUIET (default 10).
+#              package's copy); SAMPLES (default 7), WAIT_QUIET (default 10); CPU_TIME=1 times
+#              by process CPU time (use with 1 thread on a busy machine).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-/work/venv/bin/python}
@@ -20,6 +21,8 @@ WAIT_QUIET=${WAIT_QUIET:-10}
 THREADS=("$@")
 [ ${#THREADS[@]} -gt 0 ] || THREADS=(1 2)
 MODEL_ARGS=()
+CPU_ARGS=()
+[ "${CPU_TIME:-0}" = 1 ] && CPU_ARGS=(--cpu-time)
 [ -n "${MODEL_DIR:-}" ] && MODEL_ARGS=(--model-dir "$MODEL_DIR")
 
 swift build -c release --product winnow-bench >&2
@@ -29,11 +32,11 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for t in "${THREADS[@]}"; do
   echo "threads=$t: winnow-bench minilm" >&2
-  "$BENCH" minilm --threads "$t" --samples "$SAMPLES" --min-sample-ms 200 --wait-quiet "$WAIT_QUIET" "${MODEL_ARGS[@]}" \
-    | grep '^RESULT' >>"$results"
+  "$BENCH" minilm --threads "$t" --samples "$SAMPLES" --min-sample-ms 200 --wait-quiet "$WAIT_QUIET" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} \
+    ${CPU_ARGS[@]+"${CPU_ARGS[@]}"} | grep '^RESULT' >>"$results"
   echo "threads=$t: minilm_reference.py" >&2
-  "$PYTHON" minilm_reference.py --threads "$t" --samples "$SAMPLES" --wait-quiet "$WAIT_QUIET" "${MODEL_ARGS[@]}" \
-    | grep '^RESULT' >>"$results"
+  "$PYTHON" minilm_reference.py --threads "$t" --samples "$SAMPLES" --wait-quiet "$WAIT_QUIET" \
+    ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} ${CPU_ARGS[@]+"${CPU_ARGS[@]}"} | grep '^RESULT' >>"$results"
 done
 
 "$PYTHON" - "$results" <<'PY'

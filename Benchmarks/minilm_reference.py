@@ -21,7 +21,8 @@ ORT sessions: CPUExecutionProvider, ORT_ENABLE_ALL, sequential, inter-op 1, intr
 Each row: median (and min/max) of --samples quiet samples, a sample being back-to-back calls
 lasting >= --min-sample-ms; quiet = CPU used by other processes (from /proc/stat minus our
 own rusage) and steal each <= max(20 ms, 10 %) of the sample, as in winnow-bench. Prints a
-Markdown table and `RESULT` lines that Benchmarks/compare_minilm.sh reads.
+Markdown table and `RESULT` lines that Benchmarks/compare_minilm.sh reads. With --cpu-time
+(1 thread only), process CPU time per call instead: every sample counts, as winnow-bench --cpu-time.
 """
 import argparse
 import os
@@ -50,6 +51,23 @@ def machine_times():
 def own_cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def measure_cpu_time(call, samples, min_seconds):
+    """Median/min/max process CPU seconds per call (every sample counts: for 1-thread rows on a
+    busy machine, where wall time measures the other processes too)."""
+    call()
+    start = time.process_time()
+    call()
+    calls = max(1, int(min_seconds / max(time.process_time() - start, 1e-6)) + 1)
+    times = []
+    for _ in range(samples):
+        t0 = time.process_time()
+        for _ in range(calls):
+            call()
+        times.append((time.process_time() - t0) / calls)
+    times.sort()
+    return times[len(times) // 2], times[0], times[-1], f"{samples}_cpu-time"
 
 
 def measure(call, samples, min_seconds, wait_quiet):
@@ -157,6 +175,7 @@ def main():
     parser.add_argument("--min-sample-ms", type=float, default=200)
     parser.add_argument("--wait-quiet", type=float, default=10)
     parser.add_argument("--model-dir", default=None)
+    parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time (1-thread rows on a busy machine)")
     parser.add_argument("--workdir", default=str(pathlib.Path(tempfile.gettempdir()) / "winnow-minilm-onnx"))
     parser.add_argument("--only", default="torch_fp32,ort_fp32,ort_int8,ort_int8_per_channel")
     args = parser.parse_args()
@@ -198,7 +217,11 @@ def main():
                 reference = out
             cosine = float(np.min(np.sum(out * reference, axis=1)))  # unit vectors
             print(f"{name} batch {batch}: minimum cosine to {'itself' if out is reference else 'the first engine'} {cosine:.5f}")
-            median, low, high, quality = measure(lambda: run(ids, mask), args.samples, args.min_sample_ms / 1e3, args.wait_quiet)
+            if args.cpu_time:
+                median, low, high, quality = measure_cpu_time(lambda: run(ids, mask), args.samples, args.min_sample_ms / 1e3)
+            else:
+                median, low, high, quality = measure(lambda: run(ids, mask), args.samples, args.min_sample_ms / 1e3,
+                                                     args.wait_quiet)
             print(f"| {name} | {batch} x {SEQ} | {args.threads} | {low * 1e3:.2f} | {median * 1e3:.2f} | {high * 1e3:.2f} | {quality} |")
             print(f"RESULT {name} batch={batch} seq={SEQ} threads={args.threads} median_ms={median * 1e3:.3f} "
                   f"min_ms={low * 1e3:.3f} max_ms={high * 1e3:.3f} quality={quality}", flush=True)

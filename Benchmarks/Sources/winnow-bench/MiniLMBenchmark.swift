@@ -3,8 +3,9 @@ import Winnow
 
 /// all-MiniLM-L6-v2 end to end (token ids in, pooled normalised embeddings out) at 1×128 and
 /// 32×128 tokens, every token real (no padding), as `minilm_reference.py` measures PyTorch
-/// and ONNX Runtime. Rows: Winnow's fused fp32 path and, for scale, the Tensor reference
-/// path at 1×128. `compare_minilm.sh` puts them next to the Python rows.
+/// and ONNX Runtime. Rows: Winnow's fused fp32 path (panel-packed AVX-512 GEMM where
+/// available), the same path on OpenBLAS GEMMs, and, for scale, the Tensor reference path at
+/// 1×128. `compare_minilm.sh` puts them next to the Python rows.
 enum MiniLMBenchmark {
   static let shapes = [(batch: 1, tokens: 128), (batch: 32, tokens: 128)]
 
@@ -39,11 +40,14 @@ enum MiniLMBenchmark {
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")
     say("|---|---|---:|---:|---:|---:|---:|---|")
     let dense = BERTInference(embedder.model)
+    let blas = BERTInference(embedder.model, pack: BERTInference.blas)
     for (batch, tokens) in shapes {
       let input = randomBatch(batch: batch, tokens: tokens, vocabulary: embedder.model.configuration.vocabularySize)
       for t in threads {
         setThreads(t)
         report("winnow fp32 (fused)", "winnow_fp32", input, t, sampler.measure([{ _ = dense.pooledEmbeddings(input, normalize: true) }])[0])
+        report("winnow fp32 (fused, Linear layers on OpenBLAS)", "winnow_fp32_blas", input, t,
+               sampler.measure([{ _ = blas.pooledEmbeddings(input, normalize: true) }])[0])
         if batch == 1 {
           report("winnow fp32 (Tensor reference path)", "winnow_fp32_reference", input, t,
                  sampler.measure([{ _ = embedder.referenceEmbeddings(input) }])[0])
