@@ -27,7 +27,7 @@ struct Quantize: ParsableCommand {
   @Option(help: "Weight ranges per block: minmax or mse.") var weightRanges: String = "minmax"
   @Option(help: "Training batches (of 256) for activation calibration.") var calibrationBatches: Int = 4
   @Flag(help: "Activation ranges from each batch at run time instead of calibration.") var dynamic = false
-  @Flag(help: "Fold batch norm into the convolution before it first (then no --output checkpoint).") var foldBatchNorm = false
+  @Flag(name: .customLong("fold-bn"), help: "Fold batch norm into the convolution before it first (then no --output checkpoint).") var foldBatchNorm = false
   @Option(help: "Epochs of quantization-aware training after PTQ.") var qatEpochs: Int = 0
   @Option(help: "QAT gradient estimator: ste or lsq.") var estimator: String = "ste"
   @Option(name: .customLong("lr"), help: "QAT learning rate.") var learningRate: Float = 0.01

@@ -181,6 +181,16 @@ func quantizationTestLeNet(seed: UInt64 = 0) -> Layer {
     }
   }
 
+  /// `packedCodes` holds every integer code at 2, 4 or 8 bits, rows on byte boundaries.
+  @Test(arguments: [2, 3, 4, 5, 8])
+  func packedCodesRoundTrip(bits: Int) throws {
+    let q = try QuantizationScheme.integer(bits: bits, symmetric: false, granularity: .perChannel).quantize(weights(rows: 3, columns: 37))
+    let width = bits <= 2 ? 2 : bits <= 4 ? 4 : 8
+    let packed = try #require(q.packedCodes)
+    #expect(packed.count == 3 * BitPacking.bytesPerRow(37, bits: width))
+    #expect(BitPacking.unpack(packed, bits: width, rowLength: 37, rows: 3) == q.codes.scalars)
+  }
+
   /// Group-wise int4 codes of a real layer pack to half a byte each.
   @Test func int4WeightsPackToHalfAByte() throws {
     let q = try QuantizationScheme.grouped(bits: 4, groupSize: 32).quantize(weights(rows: 4, columns: 64))

@@ -31,6 +31,16 @@ public struct QuantizedTensor: Sendable, Equatable {
     self.blockSize = blockSize
   }
 
+  /// Integer codes packed row by row (rows = axis 0) at the scheme's width: two per byte for
+  /// 4-bit and 3-bit codes, four per byte for 2-bit, one for 5…8 bits (see ``BitPacking``).
+  /// Nil for FP8 (use ``fp8Bytes``) and binary (sign bits are the binary kernels' own layout).
+  public var packedCodes: [UInt8]? {
+    guard case .integer(let bits, _, _) = scheme else { return nil }
+    let width = bits <= 2 ? 2 : bits <= 4 ? 4 : 8
+    let rowLength = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : codes.count
+    return BitPacking.pack(codes.scalars, bits: width, rowLength: Swift.max(rowLength, 1))
+  }
+
   /// FP8 codes as bytes.
   public var fp8Bytes: [UInt8] { codes.scalars.map { UInt8(bitPattern: $0) } }
 
