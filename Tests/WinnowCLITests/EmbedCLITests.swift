@@ -4,24 +4,8 @@ import Testing
 /// `winnow embed`: errors for bad model directories always; real vectors when the MiniLM
 /// asset is present (`$WINNOW_ASSETS/minilm` or `~/.cache/winnow-assets/minilm`).
 @Suite struct EmbedCLITests {
-  func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = directory.appendingPathComponent("winnow")
-    if !FileManager.default.fileExists(atPath: executable.path) {
-      executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("winnow")
-    }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-  }
+  /// The shared runner of the CLI tests (CLITests.swift).
+  func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try winnow(arguments) }
 
   @Test func missingModelDirectoryIsReported() throws {
     let r = try run(["embed", "--model-dir", "/nonexistent/minilm", "hello"])

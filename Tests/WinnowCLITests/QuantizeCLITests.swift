@@ -6,24 +6,8 @@ import WinnowNN
 /// `winnow quantize` and `winnow sensitivity` as a user runs them: results, files, and
 /// clear failures on bad input.
 @Suite(.serialized) struct QuantizeCLITests {
-  private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = directory.appendingPathComponent("winnow")
-    if !FileManager.default.fileExists(atPath: executable.path) {
-      executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("winnow")
-    }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-  }
+  /// The shared runner of the CLI tests (CLITests.swift).
+  func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try winnow(arguments) }
 
   private func path(_ name: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-quantize-tests-\(getpid())")
