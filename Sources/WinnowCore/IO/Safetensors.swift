@@ -66,14 +66,7 @@ public struct SafetensorsFile: Sendable {
 
   /// Parses and validates safetensors `bytes`; `name` identifies them in errors.
   public static func decode(_ bytes: [UInt8], name: String) throws(FormatError) -> SafetensorsFile {
-    let headerEnd = try headerEnd(of: bytes, name: name)
-    let (entries, metadata) = try parseHeader(Data(bytes[8..<headerEnd]), name: name)
-    let dataSize = bytes.count - headerEnd
-    for entry in entries where entry.end > dataSize {
-      throw .offsetsOutOfBounds(
-        file: name, tensor: entry.name, begin: entry.begin, end: entry.end, dataSize: dataSize)
-    }
-    try checkOverlaps(entries, name: name)
+    let (entries, metadata, headerEnd) = try validatedEntries(bytes, name: name)
     var tensors: [String: Tensor] = [:]
     bytes.withUnsafeBufferPointer { file in
       for entry in entries {
@@ -129,6 +122,22 @@ extension SafetensorsFile {
     var shape: [Int]
     var begin: Int
     var end: Int
+  }
+
+  /// The header's entries, each checked against the data section, its metadata, and where
+  /// the data section starts: everything validated before any tensor byte is read.
+  private static func validatedEntries(
+    _ bytes: [UInt8], name: String
+  ) throws(FormatError) -> ([Entry], [String: String], headerEnd: Int) {
+    let headerEnd = try headerEnd(of: bytes, name: name)
+    let (entries, metadata) = try parseHeader(Data(bytes[8..<headerEnd]), name: name)
+    let dataSize = bytes.count - headerEnd
+    for entry in entries where entry.end > dataSize {
+      throw .offsetsOutOfBounds(
+        file: name, tensor: entry.name, begin: entry.begin, end: entry.end, dataSize: dataSize)
+    }
+    try checkOverlaps(entries, name: name)
+    return (entries, metadata, headerEnd)
   }
 
   /// The offset of the data section, after checking the header length against the file.
@@ -361,14 +370,7 @@ extension SafetensorsFile {
   public static func decodeRaw(
     _ bytes: [UInt8], name: String
   ) throws(FormatError) -> (tensors: [String: RawTensor], metadata: [String: String]) {
-    let headerEnd = try headerEnd(of: bytes, name: name)
-    let (entries, metadata) = try parseHeader(Data(bytes[8..<headerEnd]), name: name)
-    let dataSize = bytes.count - headerEnd
-    for entry in entries where entry.end > dataSize {
-      throw .offsetsOutOfBounds(
-        file: name, tensor: entry.name, begin: entry.begin, end: entry.end, dataSize: dataSize)
-    }
-    try checkOverlaps(entries, name: name)
+    let (entries, metadata, headerEnd) = try validatedEntries(bytes, name: name)
     var tensors: [String: RawTensor] = [:]
     for entry in entries {
       let data = Array(bytes[(headerEnd + entry.begin)..<(headerEnd + entry.end)])
