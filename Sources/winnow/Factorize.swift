@@ -31,6 +31,9 @@ struct Factorize: ParsableCommand {
   @Option(help: "Seed for fine-tuning.") var seed: UInt64 = 0
   @Option(help: "Write the factorized model here as a checkpoint.") var output: String?
   @Option(help: "Write the per-layer report and accuracies here as JSON.") var report: String?
+  @Option(help: "Write <name>.md, <name>.json and <name>.svg (retained energy by rank per layer) into this directory.")
+  var out: String?
+  @Option(help: "File name stem for --out.") var name: String = "factorize"
   @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
   @OptionGroup var distillationOptions: DistillationOptions
 
@@ -61,6 +64,8 @@ struct Factorize: ParsableCommand {
       summary.trpAccuracy = evaluate(model, on: test).accuracy
       say(String(format: "trp:        accuracy %.2f%% (weights dense, low rank in effect)", summary.trpAccuracy! * 100))
     }
+    var files = FactorizeFiles()
+    if out != nil { files.recordSpectra(of: model, layers: chosen ?? LowRankFactorization.eligibleLayers(of: model)) }
     summary.layers = try LowRankFactorization.factorize(model, selection: selection, layers: chosen)
     for entry in summary.layers { say(describe(entry)) }
     summary.parametersAfter = model.parameterCount
@@ -77,6 +82,10 @@ struct Factorize: ParsableCommand {
       say(String(format: "fine-tuned %d epoch(s): accuracy %.2f%%", finetuneEpochs, summary.fineTunedAccuracy! * 100))
     }
     if let report { try summary.write(path: report) }
+    if let out {
+      try files.write(summary, directory: out, name: name)
+      say("wrote \(out)/\(name).md, .json, .svg")
+    }
     if let output {
       try Checkpoint(spec: saved.spec, configuration: configuration, state: state, model: model, optimizer: optimizer).write(path: output)
       say("wrote \(output)")

@@ -220,6 +220,18 @@ func scratch(_ name: String) -> String {
     #expect(info.stdout.contains("fc1.first.weight"))
   }
 
+  @Test func factorizeWritesTablePlotAndJSON() throws {
+    let directory = scratch("factorize-out")
+    let r = try winnow(["factorize", try trainedCheckpoint(), "--energy", "0.5", "--limit", "256", "--out", directory, "--name", "mlp"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let markdown = try String(contentsOfFile: directory + "/mlp.md", encoding: .utf8)
+    let svg = try String(contentsOfFile: directory + "/mlp.svg", encoding: .utf8)
+    let json = try String(contentsOfFile: directory + "/mlp.json", encoding: .utf8)
+    #expect(markdown.contains("| fc1 |") && markdown.contains("factorized"))
+    #expect(svg.hasPrefix("<svg") && svg.contains("fc1") && svg.contains("<polyline"))
+    #expect(json.contains("\"layers\""))
+  }
+
   @Test func trainedRankPruningRuns() throws {
     let r = try winnow(["factorize", try trainedCheckpoint(), "--energy", "0.8", "--trp-epochs", "1", "--trp-period", "4", "--limit", "256"])
     #expect(r.status == 0, "\(r.stderr)")
