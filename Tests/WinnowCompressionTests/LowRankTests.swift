@@ -187,4 +187,20 @@ private func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> [Double]
     let x = randomTensor([2, 1, 16, 16], seed: 3)
     #expect(loaded(x) == model(x))
   }
+
+  @Test func factorShapesThatDoNotFitTheLayerAreRejected() throws {
+    let spec = ModelSpec(.lenet5, inputShape: [1, 16, 16], classes: 4)
+    // Chained but the wrong input width for fc1, a Linear-shaped factor for conv2, and rank 0.
+    let bad: [[String: [Int]]] = [
+      ["fc1.first.weight": [3, 7], "fc1.second.weight": [120, 3]],
+      ["conv2.first.weight": [3, 150], "conv2.second.weight": [16, 3]],
+      ["fc2.first.weight": [0, 120], "fc2.second.weight": [84, 0]],
+    ]
+    for shapes in bad {
+      #expect(throws: LowRankError.self, "\(shapes)") { try LowRankFactorization.rebuild(spec.build(seed: 1), toShapes: shapes) }
+    }
+    let good = ["fc1.first.weight": [3, 64], "fc1.second.weight": [120, 3],
+                "conv2.first.weight": [3, 6, 5, 5], "conv2.second.weight": [16, 3, 1, 1]]
+    #expect(try LowRankFactorization.rebuild(spec.build(seed: 1), toShapes: good).sorted() == ["conv2", "fc1"])
+  }
 }

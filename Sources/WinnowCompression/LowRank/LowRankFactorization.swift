@@ -140,8 +140,18 @@ public enum LowRankFactorization {
     for name in eligibleLayers(of: model) {
       guard let first = shapes[name + ".first.weight"], let second = shapes[name + ".second.weight"] else { continue }
       let layer = byName[name]!, parent = byName[parentName(of: name)] as! Sequential
-      guard first.count == second.count, first.count >= 2, second[1] == first[0] else {
-        throw .unsupportedLayer(name, reason: "factor shapes \(first) and \(second) do not chain")
+      // The shapes come from a file: they must be exactly a rank-r factorization of this
+      // layer, or the first forward pass would hit a shape precondition.
+      let rank = first.first ?? 0, w = weightMatrix(of: layer)?.shape ?? []
+      let expected: ([Int], [Int])
+      if let conv = layer as? Conv2d {
+        let kernel = Array(conv.weight.shape.dropFirst(2))
+        expected = ([rank, conv.inChannels] + kernel, [conv.outChannels, rank, 1, 1])
+      } else {
+        expected = ([rank, w.count == 2 ? w[1] : -1], [w.first ?? -1, rank])
+      }
+      guard rank > 0, first == expected.0, second == expected.1 else {
+        throw .unsupportedLayer(name, reason: "factor shapes \(first) and \(second) are not a rank-\(rank) factorization of its \(w) weights")
       }
       let bias = hasBias(layer) ? Tensor.zeros([second[0]]) : nil
       let rebuilt: Layer
