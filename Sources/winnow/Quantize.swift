@@ -9,7 +9,8 @@ struct Quantize: ParsableCommand {
       Schemes: int8-sym-channel, int8-asym-tensor, int4-sym-channel, int4-g64 (groups of 64 along each row; \
       must divide every row), int3-asym-g32, fp8-e4m3, fp8-e5m2, binary. --activations quantizes the input \
       of every quantized layer too (int8-asym-tensor, fp8-e4m3, …), with ranges calibrated on \
-      --calibration-batches training batches (--calibration minmax, percentile:99.99 or mse) or taken from \
+      --calibration-batches training batches (--calibration minmax, percentile:99.99, mse, or entropy: the \
+      KL-optimal clipping threshold of the histogram of |x|, TensorRT-style) or taken from \
       each batch (--dynamic). --plan applies a per-layer JSON plan (e.g. from `winnow sensitivity`). \
       --qat-epochs trains with fake quantization afterwards (--estimator ste, or lsq to learn the steps); \
       pruning masks stay exactly as they were. Sizes count codes, scales, zero points and, for sparse \
@@ -23,7 +24,7 @@ struct Quantize: ParsableCommand {
   @Option(help: "Weight scheme of every Linear and Conv2d layer.") var scheme: String = "int8-sym-channel"
   @Option(help: "Activation scheme (one scale per tensor), or none for weight-only.") var activations: String = "none"
   @Option(help: "Apply this JSON quantization plan instead of --scheme/--activations.") var plan: String?
-  @Option(help: "Activation ranges: minmax, percentile:P or mse.") var calibration: String = "minmax"
+  @Option(help: "Activation ranges: minmax, percentile:P, mse or entropy (KL-optimal clipping).") var calibration: String = "minmax"
   @Option(help: "Weight ranges per block: minmax or mse.") var weightRanges: String = "minmax"
   @Option(help: "Training batches (of 256) for activation calibration.") var calibrationBatches: Int = 4
   @Flag(help: "Activation ranges from each batch at run time instead of calibration.") var dynamic = false
@@ -41,7 +42,7 @@ struct Quantize: ParsableCommand {
     guard calibrationBatches > 0 else { throw ValidationError("--calibration-batches must be positive") }
     guard qatEpochs >= 0 else { throw ValidationError("--qat-epochs must not be negative") }
     guard QuantizationAwareTraining.Estimator(rawValue: estimator) != nil else { throw ValidationError("unknown --estimator '\(estimator)'; use ste or lsq") }
-    guard RangeEstimator(parsing: calibration) != nil else { throw ValidationError("unknown --calibration '\(calibration)'; use minmax, percentile:99.99 or mse") }
+    guard RangeEstimator(parsing: calibration) != nil else { throw ValidationError("unknown --calibration '\(calibration)'; use minmax, percentile:99.99, mse or entropy") }
     guard let w = RangeEstimator(parsing: weightRanges), w == .minMax || w == .mse else { throw ValidationError("unknown --weight-ranges '\(weightRanges)'; use minmax or mse") }
     guard !(foldBatchNorm && output != nil) else { throw ValidationError("--fold-bn changes the architecture, so --output cannot be reloaded; use --codes") }
   }

@@ -9,8 +9,10 @@ struct Sensitivity: ParsableCommand {
       For every Linear and Conv2d layer, compresses only that layer — weight-only quantization with each \
       of --schemes, magnitude pruning at each of --sparsities — and evaluates on the first --test-limit \
       test examples. Writes NAME.md, NAME.json, NAME-bits.svg and NAME-sparsity.svg into --out. With \
-      --budget-bits (average bits per weight, scales included), assigns a scheme per layer greedily \
-      (least loss increase per bit saved) and saves the plan with --save-plan for `winnow quantize --plan`.
+      --budget-bits (average bits per weight, scales included), assigns a scheme per layer that minimises the \
+      summed measured loss increase within the budget (--assignment dp: exact dynamic programming over the \
+      multiple-choice knapsack; greedy: least loss increase per bit saved), prints both methods' plans for \
+      comparison and saves the chosen one with --save-plan for `winnow quantize --plan`.
       Example: winnow sensitivity lenet.ckpt --data fashion-mnist --budget-bits 4 --save-plan mixed.json
       """)
 
@@ -20,6 +22,7 @@ struct Sensitivity: ParsableCommand {
   @Option(help: "Comma-separated sparsities in [0, 1) (empty for none).") var sparsities: String = "0.5,0.8,0.9,0.95"
   @Option(help: "Evaluate on the first N test examples.") var testLimit: Int = 2000
   @Option(help: "Average bits per weight for a mixed-precision plan.") var budgetBits: Double?
+  @Option(help: "Mixed-precision method: dp (exact) or greedy.") var assignment: String = "dp"
   @Option(help: "Write the mixed-precision plan as JSON.") var savePlan: String?
   @Option(help: "Directory for the report files.") var out: String = "sensitivity"
   @Option(help: "Base name of the report files.") var name: String = "sensitivity"
@@ -29,6 +32,9 @@ struct Sensitivity: ParsableCommand {
     applyThreads(threads)
     guard testLimit > 0 else { throw ValidationError("--test-limit must be positive") }
     if let budgetBits { guard budgetBits > 0 else { throw ValidationError("--budget-bits must be positive") } }
+    guard let method = MixedPrecision.Method(rawValue: assignment) else {
+      throw ValidationError("unknown --assignment '\(assignment)'; use dp or greedy")
+    }
     let parsedSchemes = try schemes.split(separator: ",").map { try QuantizationScheme(parsing: $0.trimmingCharacters(in: .whitespaces)) }
     let levels = try sparsities.split(separator: ",").map { part -> Double in
       guard let v = Double(part.trimmingCharacters(in: .whitespaces)), v >= 0, v < 1 else {
@@ -49,13 +55,18 @@ struct Sensitivity: ParsableCommand {
     say("wrote \(out)/\(name).md, .json and plots")
     guard let budgetBits else { return }
     let weights = quantizableLayers(of: model).reduce(0) { $0 + $1.weightShape.reduce(1, *) }
-    let assignment = try MixedPrecision.assign(report: report, model: model, budgetBits: Int(budgetBits * Double(weights)))
-    say(String(format: "mixed precision for %.2f bits/weight: %.2f bits/weight, predicted loss %.4f (baseline %.4f)",
-               budgetBits, Double(assignment.bits) / Double(weights), assignment.predictedLoss, report.baselineLoss))
-    say(assignment.plan.description)
-    if let savePlan {
-      try assignment.plan.jsonData().write(to: URL(fileURLWithPath: savePlan))
-      say("wrote \(savePlan)")
+    var chosen: MixedPrecision.Assignment?
+    for candidate in [method] + MixedPrecision.Method.allCases.filter({ $0 != method }) {
+      let result = try MixedPrecision.assign(report: report, model: model, budgetBits: Int(budgetBits * Double(weights)),
+                                             method: candidate)
+      say(String(format: "mixed precision (%@) for %.2f bits/weight: %.4f bits/weight, predicted loss %.4f (baseline %.4f)",
+                 candidate.rawValue, budgetBits, Double(result.bits) / Double(weights), result.predictedLoss, report.baselineLoss))
+      say(result.plan.description.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+      chosen = chosen ?? result
+    }
+    if let savePlan, let chosen {
+      try chosen.plan.jsonData().write(to: URL(fileURLWithPath: savePlan))
+      say("wrote \(savePlan) (\(method.rawValue))")
     }
   }
 }

@@ -3,18 +3,38 @@ import WinnowNN
 
 /// A per-layer bit-width assignment under a size budget, from a sensitivity analysis.
 ///
-/// Greedy descent (in the spirit of HAWQ's Pareto selection, but with measured rather than
-/// Hessian-estimated sensitivities): every layer starts at its largest candidate scheme;
-/// while the weights are over budget, the layer whose next-smaller candidate costs the
-/// least predicted loss per bit saved moves down one step — except that once a single step
-/// can reach the budget, the step that reaches it with the least loss increase is taken (so
-/// the last move does not overshoot by a large layer when a small one suffices). The predicted loss of an
-/// assignment is the baseline plus the sum of each layer's measured loss increase — the
-/// additivity assumption that per-layer sensitivity rests on. Greedy is not optimal for
-/// this knapsack in general, but with at most a handful of candidates per layer its choices
-/// are monotone and easy to read; the report prints the predicted loss so a plan can be
-/// checked against the measured one.
+/// The predicted loss of an assignment is the baseline plus the sum of each layer's measured
+/// loss increase — the additivity assumption that per-layer sensitivity rests on (HAWQ; the
+/// "Pareto-optimal quantized ResNet" study). Under it, choosing one scheme per layer to
+/// minimise the summed increase with the summed storage within the budget is a
+/// multiple-choice knapsack, which two methods solve:
+///
+/// - `.optimal` (default): exact dynamic programming over the layers, keeping after each layer
+///   the Pareto front of partial assignments — for every storage size reached, only the least
+///   loss, and only sizes whose loss is lower than at every smaller size. A partial assignment
+///   off the front can never complete to a better one, so the final front's least-loss point
+///   within the budget is optimal. Cost `O(L·c·F)` for `L` layers, `c` candidates, a front of
+///   at most `F` points (bounded by the distinct storage sizes, in practice a few hundred).
+/// - `.greedy`: every layer starts at its largest candidate; while over budget, the layer
+///   whose next-smaller candidate costs the least loss per bit saved moves down one step —
+///   except that once a single step can reach the budget, the step that reaches it with the
+///   least loss increase is taken. Not optimal in general; kept for comparison.
 public struct MixedPrecision {
+  public enum Method: String, Sendable, CaseIterable {
+    case optimal = "dp"
+    case greedy
+  }
+
+  /// One scheme of one layer: its storage and its measured loss increase.
+  public struct Candidate: Sendable, Equatable {
+    public var bits: Int
+    public var lossIncrease: Double
+    public init(bits: Int, lossIncrease: Double) {
+      self.bits = bits
+      self.lossIncrease = lossIncrease
+    }
+  }
+
   public struct Assignment: Sendable {
     public var plan: QuantizationPlan
     /// Bits of the quantized weights (codes, scales, zero points), dense layout.
@@ -24,40 +44,84 @@ public struct MixedPrecision {
 
   /// `budgetBits` bounds the weights' storage (codes + scales + zero points) of the analysed
   /// layers; `report` must hold quantization entries for every layer of `model` it names.
-  public static func assign(report: SensitivityReport, model: Layer, budgetBits: Int) throws(QuantizationError) -> Assignment {
+  public static func assign(report: SensitivityReport, model: Layer, budgetBits: Int,
+                            method: Method = .optimal) throws(QuantizationError) -> Assignment {
     let shapes = Dictionary(uniqueKeysWithValues: quantizableLayers(of: model).map { ($0.name, $0.weightShape) })
-    var candidates: [String: [(scheme: QuantizationScheme, bits: Int, lossIncrease: Float)]] = [:]
+    var options: [String: [(scheme: QuantizationScheme, candidate: Candidate)]] = [:]
     for entry in report.entries where entry.bits != nil {
       guard let shape = shapes[entry.layer] else { throw .unknownLayer(entry.layer, known: shapes.keys.sorted()) }
       let scheme = try QuantizationScheme(parsing: entry.compression)
-      candidates[entry.layer, default: []].append((scheme, try storageBits(scheme, shape: shape, layer: entry.layer),
-                                                   Swift.max(entry.loss - report.baselineLoss, 0)))
+      let candidate = Candidate(bits: try storageBits(scheme, shape: shape, layer: entry.layer),
+                                lossIncrease: Double(Swift.max(entry.loss - report.baselineLoss, 0)))
+      options[entry.layer, default: []].append((scheme, candidate))
     }
-    var choice: [String: Int] = [:]
-    for name in candidates.keys {
-      candidates[name]!.sort { $0.bits > $1.bits }
-      choice[name] = 0
+    let names = options.keys.sorted()
+    let candidates = names.map { options[$0]!.map(\.candidate) }
+    let found = method == .optimal ? optimalChoice(candidates, budget: budgetBits) : greedyChoice(candidates, budget: budgetBits)
+    guard let choice = found else {
+      let smallest = candidates.reduce(0) { $0 + ($1.map(\.bits).min() ?? 0) }
+      throw .unsupportedUse(layer: names.first ?? "model", scheme: "mixed precision",
+                            reason: "the budget of \(budgetBits) bits is below the smallest assignment (\(smallest) bits)")
     }
-    func total() -> Int { choice.reduce(0) { $0 + candidates[$1.key]![$1.value].bits } }
-    while total() > budgetBits {
-      var best: (name: String, cost: Float)?, finishing: (name: String, loss: Float)?
-      for (name, index) in choice.sorted(by: { $0.key < $1.key }) where index + 1 < candidates[name]!.count {
-        let (now, next) = (candidates[name]![index], candidates[name]![index + 1])
+    let chosen = zip(names, choice).map { (name: $0, option: options[$0]![$1]) }
+    let plan = QuantizationPlan(layers: Dictionary(uniqueKeysWithValues: chosen.map { ($0.name, $0.option.scheme) }))
+    let increase = chosen.reduce(0.0) { $0 + $1.option.candidate.lossIncrease }
+    return Assignment(plan: plan, bits: chosen.reduce(0) { $0 + $1.option.candidate.bits },
+                      predictedLoss: report.baselineLoss + Float(increase))
+  }
+
+  /// The candidate index per layer with the least summed loss increase whose summed bits are
+  /// within `budget` (fewer bits on equal loss); nil when even the smallest choices exceed it.
+  public static func optimalChoice(_ candidates: [[Candidate]], budget: Int) -> [Int]? {
+    // A front point: total bits, total loss, and (layer, candidate) back-pointers via `parent`.
+    struct Point { var bits: Int; var loss: Double; var parent: Int; var choice: Int }
+    var fronts: [[Point]] = [[Point(bits: 0, loss: 0, parent: -1, choice: -1)]]
+    for layer in candidates {
+      var next: [Point] = []
+      for (p, point) in fronts[fronts.count - 1].enumerated() {
+        for (c, candidate) in layer.enumerated() where point.bits + candidate.bits <= budget {
+          next.append(Point(bits: point.bits + candidate.bits, loss: point.loss + candidate.lossIncrease, parent: p, choice: c))
+        }
+      }
+      next.sort { ($0.bits, $0.loss) < ($1.bits, $1.loss) }
+      var front: [Point] = []
+      for point in next where front.last.map({ point.loss < $0.loss }) ?? true { front.append(point) }
+      guard !front.isEmpty else { return nil }
+      fronts.append(front)
+    }
+    // The front's loss falls as bits grow, so its last point is the least loss within budget.
+    guard var index = fronts.last.map({ $0.count - 1 }) else { return nil }
+    var choice = [Int](repeating: 0, count: candidates.count)
+    for layer in stride(from: candidates.count, to: 0, by: -1) {
+      let point = fronts[layer][index]
+      choice[layer - 1] = point.choice
+      index = point.parent
+    }
+    return choice
+  }
+
+  /// The greedy descent described above; nil when it cannot reach the budget.
+  public static func greedyChoice(_ candidates: [[Candidate]], budget: Int) -> [Int]? {
+    // Each layer's candidates from largest to smallest storage.
+    let order = candidates.map { layer in layer.indices.sorted { (layer[$0].bits, $0) > (layer[$1].bits, $1) } }
+    var step = [Int](repeating: 0, count: candidates.count)
+    func at(_ layer: Int, _ s: Int) -> Candidate { candidates[layer][order[layer][s]] }
+    var total = candidates.indices.reduce(0) { $0 + at($1, 0).bits }
+    while total > budget {
+      var best: (layer: Int, cost: Double)?, finishing: (layer: Int, loss: Double)?
+      for layer in candidates.indices where step[layer] + 1 < candidates[layer].count {
+        let (now, next) = (at(layer, step[layer]), at(layer, step[layer] + 1))
         let saved = now.bits - next.bits
         guard saved > 0 else { continue }
         let increase = Swift.max(next.lossIncrease - now.lossIncrease, 0)
-        if best == nil || increase / Float(saved) < best!.cost { best = (name, increase / Float(saved)) }
-        if total() - saved <= budgetBits, finishing == nil || increase < finishing!.loss { finishing = (name, increase) }
+        if best == nil || increase / Double(saved) < best!.cost { best = (layer, increase / Double(saved)) }
+        if total - saved <= budget, finishing == nil || increase < finishing!.loss { finishing = (layer, increase) }
       }
-      guard let move = finishing.map({ (name: $0.name, cost: $0.loss) }) ?? best else {
-        throw .unsupportedUse(layer: choice.keys.sorted().first ?? "model", scheme: "mixed precision",
-                              reason: "the budget of \(budgetBits) bits is below the smallest assignment (\(total()) bits)")
-      }
-      choice[move.name]! += 1
+      guard let move = finishing?.layer ?? best?.layer else { return nil }
+      total -= at(move, step[move]).bits - at(move, step[move] + 1).bits
+      step[move] += 1
     }
-    let plan = QuantizationPlan(layers: Dictionary(uniqueKeysWithValues: choice.map { ($0.key, candidates[$0.key]![$0.value].scheme) }))
-    let loss = report.baselineLoss + choice.reduce(0) { $0 + candidates[$1.key]![$1.value].lossIncrease }
-    return Assignment(plan: plan, bits: total(), predictedLoss: loss)
+    return candidates.indices.map { order[$0][step[$0]] }
   }
 
   /// Storage of a `shape` weight under `scheme`: codes, a Float32 per scale, 8 bits per zero point.
