@@ -17,8 +17,9 @@ import WinnowTestSupport
   }
 
   /// Histogram, every candidate's divergence and the chosen threshold equal the independent
-  /// numpy implementation, for 128 levels (int8 symmetric) and 256 (asymmetric int8 over the
-  /// one-sided data). Divergences to 1e-5 relative (the fixture stores them as Float32).
+  /// numpy implementation, for 128 levels (int8 symmetric), 256 (asymmetric int8 over the
+  /// one-sided data) and 16 (asymmetric int4). Divergences to 1e-5 relative (the fixture
+  /// stores them as Float32).
   @Test func matchesTheNumpyReference() throws {
     let t = try Self.fixture()
     let values = t["values"]!.scalars
@@ -26,6 +27,7 @@ import WinnowTestSupport
     #expect(histogram.counts.map(Float.init) == t["histogram"]!.scalars)
     let cases: [(QuantizationScheme, Int, String)] = [
       (.int8(symmetric: true, perChannel: false), 128, ""), (.int8(symmetric: false, perChannel: false), 256, "256"),
+      (.integer(bits: 4, symmetric: false, granularity: .perTensor), 16, "16"),
     ]
     for (scheme, levels, suffix) in cases {
       let ours = EntropyCalibration.divergences(histogram.counts, levels: levels), theirs = t["divergences" + suffix]!.scalars

@@ -204,3 +204,62 @@ private func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> [Double]
     #expect(try LowRankFactorization.rebuild(spec.build(seed: 1), toShapes: good).sorted() == ["conv2", "fc1"])
   }
 }
+
+@Suite struct LAPACKSingularValueDecompositionTests {
+  /// LAPACK's divide and conquer equals one-sided Jacobi on tall, wide, square, vector-shaped
+  /// and rank-deficient matrices: singular values to 1e-12·σ₁, reconstruction to 1e-12 with
+  /// orthonormal factors, and every singular vector of a well-separated value equal up to sign.
+  @Test(arguments: [(7, 5), (5, 7), (1, 9), (40, 17), (17, 40), (300, 40), (40, 300), (64, 64)])
+  func lapackEqualsJacobi(shape: (Int, Int)) throws {
+    let (m, n) = shape
+    var a = randomMatrix(m, n, seed: UInt64(m * 1000 + n))
+    if m == 64 {  // rank 10: A = X·Y
+      let (x, y) = (randomMatrix(64, 10, seed: 1), randomMatrix(10, 64, seed: 2))
+      for e in 0..<64 * 64 {
+        let (i, j) = (e / 64, e % 64)
+        var sum = 0.0
+        for t in 0..<10 { sum += x[i * 10 + t] * y[t * 64 + j] }
+        a[e] = sum
+      }
+    }
+    let jacobi = SingularValueDecomposition(rows: m, columns: n, values: a, method: .jacobi)
+    let lapack = SingularValueDecomposition(rows: m, columns: n, values: a, method: .lapack)
+    let scale = jacobi.singularValues[0]
+    #expect(zip(jacobi.singularValues, lapack.singularValues).allSatisfy { abs($0 - $1) <= 1e-12 * scale })
+    let back = reconstruct(lapack, rank: lapack.k)
+    #expect(zip(a, back).allSatisfy { abs($0 - $1) <= 1e-12 * scale })
+    #expect(orthonormalityError(lapack.u, length: m, count: lapack.k) < 1e-12)
+    #expect(orthonormalityError(lapack.v, length: n, count: lapack.k) < 1e-12)
+    let s = jacobi.singularValues, k = jacobi.k
+    func separated(_ t: Int) -> Bool {
+      let above = t == 0 || s[t - 1] - s[t] > 1e-6 * scale, below = t == k - 1 || s[t] - s[t + 1] > 1e-6 * scale
+      return s[t] > 1e-8 * scale && above && below
+    }
+    for t in 0..<k where separated(t) {
+      let du = (0..<m).reduce(0.0) { $0 + jacobi.u[$1 * k + t] * lapack.u[$1 * k + t] }
+      let dv = (0..<n).reduce(0.0) { $0 + jacobi.v[$1 * k + t] * lapack.v[$1 * k + t] }
+      #expect(abs(abs(du) - 1) < 1e-8 && abs(du * dv - 1) < 1e-8, "vector \(t) of \(m)×\(n): \(du), \(dv)")
+    }
+    // Truncation error = discarded energy, on the LAPACK path too.
+    let r = max(1, lapack.k / 2), truncated = lapack.truncated(rank: r).scalars
+    var error = 0.0
+    for (x, y) in zip(a, truncated) { error += (x - Double(y)) * (x - Double(y)) }
+    let discarded = lapack.singularValues[r...].reduce(0.0) { $0 + $1 * $1 }
+    let total = a.reduce(0.0) { $0 + $1 * $1 }
+    #expect(abs(error - discarded) <= 1e-5 * total, "\(error) vs \(discarded)")
+  }
+
+  /// `.automatic` takes LAPACK from `min(M, N) = 256` on (bit-identical to `.lapack`), and a
+  /// non-finite entry falls back to Jacobi (NaN singular values, no crash).
+  @Test func automaticChoiceAndFallback() {
+    let (m, n) = (SingularValueDecomposition.lapackThreshold, 270)
+    let a = randomMatrix(m, n, seed: 3)
+    let automatic = SingularValueDecomposition(rows: m, columns: n, values: a)
+    let lapack = SingularValueDecomposition(rows: m, columns: n, values: a, method: .lapack)
+    #expect(automatic.singularValues == lapack.singularValues && automatic.u == lapack.u && automatic.v == lapack.v)
+    var bad = randomMatrix(4, 3, seed: 4)
+    bad[5] = .nan
+    let fallback = SingularValueDecomposition(rows: 4, columns: 3, values: bad, method: .lapack)
+    #expect(fallback.k == 3 && fallback.singularValues.contains { $0.isNaN })
+  }
+}

@@ -4,10 +4,12 @@
 Writes Tests/WinnowCompressionTests/Fixtures/entropy_calibration.safetensors:
   values        float32[20000]: a ReLU'd normal (most mass near 0) plus 0.2% far outliers (×8…×30)
   histogram     float64[2048]:  counts of |x|: bin = min(floor(|x| * (2048 / max|x|)), 2047)
-  divergences   float64[1921]:  D(i) for i = 128…2048 kept bins, 128 levels (int8, symmetric)
+  divergences   float64[1921]:  D(i) for i = 128…2048 kept bins, 128 levels (int8, symmetric);
+                                candidates start at max(levels, 2048 // 16) kept bins
   best          int64[1]:       argmin_i D(i) (smallest i on ties)
   threshold     float64[1]:     best * max|x| / 2048 (the upper edge of the last kept bin)
   divergences256, best256, threshold256: the same with 256 levels (asymmetric int8, one-sided data)
+  divergences16, best16, threshold16: the same with 16 levels (asymmetric int4, one-sided data)
 
 D(i) (Migacz, "8-bit Inference with TensorRT", GTC 2017; smoothing as MXNet's calibration):
   P = H[:i] with P[i-1] += sum(H[i:]);  Q = H[:i] merged into `levels` groups of i // levels bins
@@ -72,9 +74,10 @@ values[outliers] = (rng.uniform(8, 30, 40)).astype(np.float32)
 
 h, width = histogram(values)
 out = {"values": values, "histogram": h}
-for levels, suffix in ((128, ""), (256, "256")):
-    d = np.array([divergence(h, i, levels) for i in range(levels, BINS + 1)])
-    best = levels + int(np.argmin(d))
+for levels, suffix in ((128, ""), (256, "256"), (16, "16")):
+    first = max(levels, BINS // 16)
+    d = np.array([divergence(h, i, levels) for i in range(first, BINS + 1)])
+    best = first + int(np.argmin(d))
     out["divergences" + suffix] = d
     out["best" + suffix] = np.array([best], dtype=np.int64)
     out["threshold" + suffix] = np.array([best * width])
