@@ -2,9 +2,9 @@ import Testing
 import WinnowKernels
 
 /// Int4 group-wise weights: the M = 1 GEMV (native, portable) and the dequantize + SGEMM panels
-/// against the reference twin, over group, 16-byte chunk, odd-K and panel edges.
+/// against the reference twin, over the 16-row block, 8-input word, group, odd-K and panel edges.
 @Suite struct Int4LinearTests {
-  @Test(arguments: [32, 64, 128], [(1, 1), (3, 31), (17, 32), (5, 33), (16, 95), (40, 257)])
+  @Test(arguments: [32, 64, 128], [(1, 1), (3, 31), (17, 32), (5, 33), (16, 95), (15, 64), (32, 129), (40, 257)])
   func kernelsMatchReferenceOnEdges(groupSize: Int, shape: (Int, Int)) {
     let (n, k) = shape
     let dense = PackedLinearTests.values(n * k, seed: UInt64(n + k))
@@ -26,6 +26,40 @@ import WinnowKernels
         }
       }
     }
+  }
+
+  /// The block layout round-trips to the row-major bytes (odd K, rows past a block), and codes
+  /// at both ends of the range (0 and 15, all weights ±) or all zero weights give exact results.
+  @Test func blockLayoutRoundTripsAndExtremeCodes() throws {
+    let (n, k) = (19, 71)
+    var bytes = (0..<n * 36).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+    for row in 0..<n { bytes[row * 36 + 35] &= 15 }
+    let scales = (0..<n * 3).map { Float($0 % 5 + 1) / 8 }
+    let w = try Int4LinearWeights(packedCodes: bytes, scales: scales, groupSize: 32, outputFeatures: n, inputFeatures: k)
+    #expect(w.packedCodes == bytes)
+    #expect(w.scales == scales)
+    for code in [UInt8(0x00), 0xFF, 0x88] {
+      var extreme = [UInt8](repeating: code, count: n * 36)
+      for row in 0..<n { extreme[row * 36 + 35] &= 15 }
+      let v = try Int4LinearWeights(packedCodes: extreme, scales: Array(scales.prefix(n * 2)), groupSize: 64,
+                                    outputFeatures: n, inputFeatures: k)
+      let x = PackedLinearTests.values(k, seed: 9), bias = PackedLinearTests.values(n, seed: 10)
+      let expected = v.referenceMultiply(x, m: 1, bias: bias, activation: .none)
+      for path in KernelPath.allCases {
+        let got = Int8LinearTests.run(v, x: x, m: 1, bias: bias, activation: .none, path: path)
+        // Codes −8 or 7 times scales ≤ 5/8: sums of 71 terms ≤ 5 in Float32 (≤ 71·5·2⁻²³ relative).
+        let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-3, "\(v.kernelName(for: path)) code \(code): \(worst)")
+        if code == 0x88 { #expect(got == bias, "all-zero weights give the bias") }
+      }
+    }
+  }
+
+  /// The worked example of the block layout: codes [9, 7, 15] are the word 0x0F79 in lane 0.
+  @Test func blockLayoutExample() throws {
+    let w = try Int4LinearWeights(packedCodes: [0x79, 0x0F], scales: [0.1], groupSize: 32, outputFeatures: 1, inputFeatures: 3)
+    #expect(w.blockedCodes.count == 4 * 16)
+    #expect(w.blockedCodes[0] == 0x0F79 && w.blockedCodes.dropFirst().allSatisfy { $0 == 0 })
   }
 
   /// Dequantization error is at most half a step per weight.

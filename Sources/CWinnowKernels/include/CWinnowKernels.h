@@ -111,16 +111,34 @@ void winnow_xnor_gemm_avx512(int m, int n, int k, const uint64_t *x_bits, const 
 
 // MARK: - Int4 weight-only, group-wise (q4_gemv.c)
 
-/// Dequantizes rows [row_begin, row_end) to Float (`out`: (row_end − row_begin) × K).
-void winnow_q4_dequantize_rows(const uint8_t *packed, int k, int group, const float *scales, const uint8_t *zeros,
-                               int row_begin, int row_end, float *out);
-/// Portable `y[row] = act(W[row, :]·x + bias[row])` for rows [row_begin, row_end).
-void winnow_q4_gemv_portable(int n, int k, const float *x, int group, const uint8_t *packed, const float *scales,
-                             const uint8_t *zeros, const float *bias, int relu, float *y, int row_begin,
-                             int row_end);
-/// even[j] = x[2j], odd[j] = x[2j + 1], zero padded to `half_padded` entries.
-void winnow_q4_split_token(const float *x, int k, int half_padded, float *even, float *odd);
-/// AVX-512 GEMV on the split token; `group` a multiple of 32. Requires AVX-512F/BW/VL.
-void winnow_q4_gemv_avx512(int n, int k, const float *even, const float *odd, int group, const uint8_t *packed,
-                           const float *scales, const uint8_t *zeros, const float *bias, int relu, float *y,
-                           int row_begin, int row_end);
+/// Row-major codes (⌈K/2⌉ bytes per row, low nibble first) to the block layout of
+/// Int4LinearWeights: ⌈N/16⌉ · (G·group/8) · 16 words, word (b, c, r) = codes of row 16b + r,
+/// inputs 8c…8c+7 (input 8c + j in bits 4j…4j+3); padding is code 0.
+void winnow_q4_pack_blocks(const uint8_t *packed, int n, int k, int group, uint32_t *blocked);
+/// The inverse of winnow_q4_pack_blocks (N·⌈K/2⌉ bytes).
+void winnow_q4_unpack_blocks(const uint32_t *blocked, int n, int k, int group, uint8_t *packed);
+/// Dequantizes rows [row_begin, row_end) to Float (`out`: (row_end − row_begin) × K); `scales`
+/// and `zero_shifts` (zero − 8, NULL when symmetric) in block order ((b·G + g)·16 + r).
+void winnow_q4_dequantize_rows(const uint32_t *blocked, int k, int group, const float *scales,
+                               const float *zero_shifts, int row_begin, int row_end, float *out);
+/// Dequantizes the rows of blocks [block_begin, block_end) transposed: `out` is K × W with
+/// W = 16·(block_end − block_begin), out[c·W + 16·(b − block_begin) + r] = W[16b + r, c] (rows
+/// past N are 0). Same block-order scales and shifts as winnow_q4_dequantize_rows.
+void winnow_q4_dequantize_blocks_portable(const uint32_t *blocked, int k, int group, const float *scales,
+                                          const float *zero_shifts, int block_begin, int block_end, float *out);
+/// The same with AVX-512F (bit-identical: one multiply of exact small integers).
+void winnow_q4_dequantize_blocks_avx512(const uint32_t *blocked, int k, int group, const float *scales,
+                                        const float *zero_shifts, int block_begin, int block_end, float *out);
+/// Copies x to `x_padded` (G·group values, zero padded) and, when `group_sums` is not NULL,
+/// writes the sum of each group of inputs.
+void winnow_q4_prepare_token(const float *x, int k, int group, float *x_padded, float *group_sums);
+/// Portable `y[row] = act(W[row, :]·x + bias[row])` for the rows of blocks [block_begin,
+/// block_end). `scales` and `zero_shifts` (zero − 8, NULL when symmetric) in block order
+/// ((b·G + g)·16 + r); `x_padded`, `group_sums` from winnow_q4_prepare_token.
+void winnow_q4_gemv_portable(int n, int k, int group, const uint32_t *blocked, const float *scales,
+                             const float *zero_shifts, const float *x_padded, const float *group_sums,
+                             const float *bias, int relu, float *y, int block_begin, int block_end);
+/// The same contract with AVX-512F: 16 rows per vector, a permute per 16 weights.
+void winnow_q4_gemv_avx512(int n, int k, int group, const uint32_t *blocked, const float *scales,
+                           const float *zero_shifts, const float *x_padded, const float *group_sums,
+                           const float *bias, int relu, float *y, int block_begin, int block_end);

@@ -10,20 +10,36 @@ import CWinnowKernels
 /// high nibble is 0. Example, K = 3, group 32, one row with codes `[9, 7, 15]`, scale 0.1, no
 /// zero points: `packedCodes = [0x79, 0x0F]`, `W = [0.1, −0.1, 0.7]`.
 ///
-/// `M = 1` (decoding, GEMV) reads the 4-bit codes directly (AVX-512: 32 weights per 16-byte
-/// load, a quarter of fp32's memory traffic). `M ≥ 4` dequantizes panels of output rows into a
-/// small Float buffer and runs SGEMM on them (the codes stay compressed in memory).
+/// **Row blocks (in memory):** the codes are kept as ``blockedCodes``, 16 output rows per
+/// block: word `(b·C + c)·16 + r` (`C = G·groupSize/8`) holds the 8 codes of row `16b + r` for
+/// inputs `8c…8c+7`, input `8c + j` in bits `4j…4j+3` (rows past N and inputs past K are code
+/// 0). These words are the row-major bytes above read 4 at a time (little-endian), transposed
+/// so that one 64-byte vector holds 8 inputs of 16 rows. Same example: the row becomes the
+/// word `0x0000_0F79` in lane 0 of block 0. ``packedCodes`` rebuilds the row-major bytes.
+///
+/// `M = 1` (decoding, GEMV) reads the 4-bit codes directly with the 16 rows as SIMD lanes
+/// (AVX-512: a shift, a 16-entry table permute and an FMA per 16 weights, a quarter of fp32's
+/// memory traffic). `M ≥ 4` dequantizes panels of output rows into a small Float buffer and
+/// runs SGEMM on them (the codes stay compressed in memory).
 public struct Int4LinearWeights: PackedLinearWeights {
   public let outputFeatures: Int
   public let inputFeatures: Int
   /// Inputs sharing one scale: 32, 64 or 128 (any positive multiple of 32).
   public let groupSize: Int
-  /// `N · ⌈K/2⌉` bytes, two codes each (low nibble first).
-  public let packedCodes: [UInt8]
-  /// `N · G` scales, row by row (finite).
-  public let scales: [Float]
-  /// `N · G` zero points in 0…15, or nil for the symmetric zero point 8.
-  public let zeroPoints: [UInt8]?
+  /// The codes in the row-block layout (see the type's documentation),
+  /// `⌈N/16⌉ · (G·groupSize/8) · 16` words.
+  public let blockedCodes: [UInt32]
+  /// `scales` in block order, `(b·G + g)·16 + r` (0 for rows past N): 16 rows' scales of one
+  /// group are one vector.
+  let blockedScales: [Float]
+  /// `zero − 8` in block order, or nil for symmetric codes.
+  let blockedZeroShifts: [Float]?
+  /// `N · G` scales, row by row (finite), rebuilt from the block order.
+  public var scales: [Float] { Self.rowOrder(blockedScales, rows: outputFeatures, groups: groupsPerRow) }
+  /// `N · G` zero points in 0…15, or nil for the symmetric zero point 8 (rebuilt).
+  public var zeroPoints: [UInt8]? {
+    blockedZeroShifts.map { Self.rowOrder($0, rows: outputFeatures, groups: groupsPerRow).map { UInt8($0 + 8) } }
+  }
 
   public var groupsPerRow: Int { (inputFeatures + groupSize - 1) / max(1, groupSize) }
   public var bytesPerRow: Int { (inputFeatures + 1) / 2 }
@@ -50,8 +66,38 @@ public struct Int4LinearWeights: PackedLinearWeights {
     if k % 2 == 1, let row = (0..<n).first(where: { packedCodes[$0 * bytes + bytes - 1] >> 4 != 0 }) {
       throw fail("row \(row): the high nibble past K = \(k) is not 0")
     }
-    (self.packedCodes, self.scales, self.zeroPoints) = (packedCodes, scales, zeroPoints)
     (self.groupSize, self.outputFeatures, self.inputFeatures) = (groupSize, n, k)
+    let words = (n + 15) / 16 * groups * groupSize / 8 * 16
+    blockedCodes = [UInt32](unsafeUninitializedCapacity: words) { buffer, count in
+      winnow_q4_pack_blocks(packedCodes, Int32(n), Int32(k), Int32(groupSize), buffer.baseAddress)
+      count = words
+    }
+    blockedScales = Self.blockOrder(scales, rows: n, groups: groups)
+    blockedZeroShifts = zeroPoints.map { zeros in Self.blockOrder(zeros.map { Float($0) - 8 }, rows: n, groups: groups) }
+  }
+
+  /// Row-major `rows × groups` values to block order `(b·G + g)·16 + r`, zero padded.
+  private static func blockOrder(_ values: [Float], rows: Int, groups: Int) -> [Float] {
+    var blocked = [Float](repeating: 0, count: (rows + 15) / 16 * groups * 16)
+    for row in 0..<rows {
+      for g in 0..<groups { blocked[(row / 16 * groups + g) * 16 + row % 16] = values[row * groups + g] }
+    }
+    return blocked
+  }
+
+  private static func rowOrder(_ blocked: [Float], rows: Int, groups: Int) -> [Float] {
+    (0..<rows * groups).map { i in blocked[(i / groups / 16 * groups + i % groups) * 16 + i / groups % 16] }
+  }
+
+  /// `N · ⌈K/2⌉` bytes, two codes each (low nibble first), rebuilt from ``blockedCodes``
+  /// (the storage layout of packed model files).
+  public var packedCodes: [UInt8] {
+    let count = outputFeatures * bytesPerRow
+    return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+      winnow_q4_unpack_blocks(blockedCodes, Int32(outputFeatures), Int32(inputFeatures), Int32(groupSize),
+                              buffer.baseAddress)
+      initialized = count
+    }
   }
 
   /// Round-to-nearest group-wise quantization of dense `N×K` weights (a convenience for tests
@@ -92,28 +138,21 @@ public struct Int4LinearWeights: PackedLinearWeights {
   }
 
   func dequantizeRows(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-    packedCodes.withUnsafeBufferPointer { codes in
-      scales.withUnsafeBufferPointer { scales in
-        withZeroPoints { zeros in
-          winnow_q4_dequantize_rows(codes.baseAddress, Int32(inputFeatures), Int32(groupSize), scales.baseAddress, zeros,
-                                    Int32(rows.lowerBound), Int32(rows.upperBound), out)
-        }
-      }
-    }
+    winnow_q4_dequantize_rows(blockedCodes, Int32(inputFeatures), Int32(groupSize), blockedScales, blockedZeroShifts,
+                              Int32(rows.lowerBound), Int32(rows.upperBound), out)
   }
 
-  func withZeroPoints<R>(_ body: (UnsafePointer<UInt8>?) -> R) -> R {
-    guard let zeroPoints else { return body(nil) }
-    return zeroPoints.withUnsafeBufferPointer { body($0.baseAddress) }
+  static let nativeFeatures: CPUFeatures = [.avx512f]
+
+  /// Codes, scales and zero-point shifts as stored in memory (padded to whole 16-row blocks
+  /// and groups).
+  public var packedByteCount: Int {
+    blockedCodes.count * 4 + blockedScales.count * 4 + (blockedZeroShifts?.count ?? 0) * 4
   }
-
-  static let nativeFeatures: CPUFeatures = [.avx512f, .avx512bw, .avx512vl]
-
-  public var packedByteCount: Int { packedCodes.count + scales.count * 4 + (zeroPoints?.count ?? 0) }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   /// Names the M = 1 kernel (M ≥ 4 adds SGEMM on dequantized panels).
   public func kernelName(for path: KernelPath) -> String {
-    "q4w_gemv_g\(groupSize)__" + (usesNative(path) ? "avx512" : "scalar")
+    "q4w_gemv_g\(groupSize)_16x8__" + (usesNative(path) ? "avx512" : "scalar")
   }
   func usesNative(_ path: KernelPath) -> Bool {
     KernelDispatch.usesNative(path, requires: Self.nativeFeatures)
