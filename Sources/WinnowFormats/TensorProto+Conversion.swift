@@ -34,6 +34,11 @@ extension TensorProto {
       try checkByteCount(floatData.count * 4, expected: count * 4, file: file)
       return .float(Tensor(shape: shape, scalars: floatData))
     }
+    if type.isFloatingPoint { return .floating(try floatingValues(type, count: count, raw: raw, file: file), type) }
+    if let bits = type.packedIntegerBits {
+      let codes = try elementCodes(bits: bits, count: count, raw: raw, file: file)
+      return .integer(ONNXIntegers(shape: shape, values: codes.map { type.wrapping(Int64($0)) }, dataType: type))
+    }
     guard let size = type.integerByteSize else { throw .unsupportedDataType(file: file, tensor: name, dataType: dataType) }
     var values: [Int64]
     if let raw {
@@ -52,6 +57,50 @@ extension TensorProto {
       try checkByteCount(values.count * size, expected: count * size, file: file)
     }
     return .integer(ONNXIntegers(shape: shape, values: values, dataType: type))
+  }
+
+  /// Float16, bfloat16, float8, float4 and double data decoded to Float32 (double rounded).
+  private func floatingValues(_ type: DataType, count: Int, raw: [UInt8]?, file: String) throws(ONNXError) -> Tensor {
+    let shape = dims.map { Int($0) }
+    if type == .double {
+      if let raw {
+        try checkByteCount(raw.count, expected: count * 8, file: file)
+        return Tensor(shape: shape) { out in
+          for i in 0..<count {
+            let bits = UInt64(UInt32(littleEndian: raw, at: 8 * i)) | UInt64(UInt32(littleEndian: raw, at: 8 * i + 4)) << 32
+            out[i] = Float(Double(bitPattern: bits))
+          }
+        }
+      }
+      try checkByteCount(doubleData.count * 8, expected: count * 8, file: file)
+      return Tensor(shape: shape, scalars: doubleData.map { Float($0) })
+    }
+    let format = ONNXFloatFormat(type)
+    let codes = try elementCodes(bits: format?.bitWidth ?? 8, count: count, raw: raw, file: file)
+    return Tensor(shape: shape, scalars: codes.map { format?.decode($0) ?? Float8E8M0.decode($0) })
+  }
+
+  /// The `count` codes of `bits` bits each, from `raw_data` (little-endian, sub-byte codes packed
+  /// from the least significant bits up) or from `int32_data` (one element per entry, or one
+  /// packed byte per entry for 4- and 2-bit types).
+  func elementCodes(bits: Int, count: Int, raw: [UInt8]?, file: String) throws(ONNXError) -> [UInt32] {
+    let bytesPerElement = Swift.max(bits / 8, 1)
+    let bytes: [UInt8]
+    if let raw {
+      bytes = raw
+    } else if bits >= 8 {
+      bytes = int32Data.flatMap { v in (0..<bytesPerElement).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    } else {
+      bytes = int32Data.map { UInt8(truncatingIfNeeded: $0) }
+    }
+    try checkByteCount(bytes.count, expected: (count * bits + 7) / 8, file: file)
+    if bits >= 8 {
+      return (0..<count).map { i in
+        (0..<bytesPerElement).reduce(UInt32(0)) { $0 | UInt32(bytes[i * bytesPerElement + $1]) << (8 * UInt32($1)) }
+      }
+    }
+    let perByte = 8 / bits, mask = UInt32(1 << bits) - 1
+    return (0..<count).map { i in (UInt32(bytes[i / perByte]) >> UInt32((i % perByte) * bits)) & mask }
   }
 
   private func checkByteCount(_ actual: Int, expected: Int, file: String) throws(ONNXError) {
@@ -96,7 +145,20 @@ extension TensorProto {
       bytes.reserveCapacity(t.count * 4)
       t.withUnsafeBufferPointer { for v in $0 { appendLittleEndian(UInt64(v.bitPattern), size: 4, to: &bytes) } }
       rawData = bytes
+    case .floating(let t, let type):
+      if type == .double {
+        var bytes = [UInt8]()
+        for v in t.scalars { appendLittleEndian(Double(v).bitPattern, size: 8, to: &bytes) }
+        rawData = bytes
+      } else {
+        let format = ONNXFloatFormat(type)
+        rawData = packCodes(t.scalars.map { format?.encode($0) ?? Float8E8M0.encode($0) }, bits: format?.bitWidth ?? 8)
+      }
     case .integer(let i):
+      if let bits = i.dataType.packedIntegerBits {
+        rawData = packCodes(i.values.map { UInt32(truncatingIfNeeded: $0) & ((1 << UInt32(bits)) - 1) }, bits: bits)
+        return
+      }
       let size = i.dataType.integerByteSize ?? 8
       var bytes = [UInt8]()
       bytes.reserveCapacity(i.count * size)
@@ -104,6 +166,19 @@ extension TensorProto {
       rawData = bytes
     }
   }
+}
+
+/// Codes of `bits` bits as little-endian bytes; sub-byte codes packed from the low bits up.
+private func packCodes(_ codes: [UInt32], bits: Int) -> [UInt8] {
+  if bits >= 8 {
+    var bytes = [UInt8]()
+    for c in codes { appendLittleEndian(UInt64(c), size: bits / 8, to: &bytes) }
+    return bytes
+  }
+  let perByte = 8 / bits
+  var bytes = [UInt8](repeating: 0, count: (codes.count + perByte - 1) / perByte)
+  for (i, c) in codes.enumerated() { bytes[i / perByte] |= UInt8(c) << UInt8((i % perByte) * bits) }
+  return bytes
 }
 
 private func appendLittleEndian(_ bits: UInt64, size: Int, to bytes: inout [UInt8]) {

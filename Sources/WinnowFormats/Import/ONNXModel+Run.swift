@@ -13,8 +13,7 @@ extension ONNXModel {
       guard let value = feeds[input.name] else {
         throw .invalidInput(file: file, input: input.name, reason: "no value given (the model needs \(inputs.map(\.name)))")
       }
-      try checkInput(value, declared: input)
-      values[input.name] = value
+      values[input.name] = try checkInput(value, declared: input)
     }
     for node in nodes {
       let arguments = node.input.map { $0.isEmpty ? nil : values[$0] }
@@ -22,7 +21,7 @@ extension ONNXModel {
       guard let kernel = ONNXOperators.table[node.opType] else {
         throw .unsupportedOperator(file: file, node: node.displayName, operator: node.opType)
       }
-      let results = try kernel(operation)
+      let results = try ONNXOperators.run(kernel, operation)
       guard results.count >= node.output.filter({ !$0.isEmpty }).count else {
         throw operation.fail("produces \(results.count) outputs but the node names \(node.output.count)")
       }
@@ -36,7 +35,9 @@ extension ONNXModel {
     return outputs
   }
 
-  private func checkInput(_ value: ONNXValue, declared: (name: String, shape: [Int?], dataType: Int32)) throws(ONNXError) {
+  /// `value` checked against the declared shape and element type; a float32 tensor given for
+  /// an input of another float type is rounded to it.
+  private func checkInput(_ value: ONNXValue, declared: (name: String, shape: [Int?], dataType: Int32)) throws(ONNXError) -> ONNXValue {
     if !declared.shape.isEmpty || value.shape.isEmpty {
       let matches = declared.shape.count == value.shape.count
         && zip(declared.shape, value.shape).allSatisfy { $0 == nil || $0 == $1 }
@@ -45,10 +46,12 @@ extension ONNXModel {
         throw .invalidInput(file: file, input: declared.name, reason: "has shape \(value.shape) but the model declares [\(shown)]")
       }
     }
-    let isFloat = declared.dataType == TensorProto.DataType.float.rawValue
-    guard isFloat == (value.dataType == .float) else {
-      throw .invalidInput(file: file, input: declared.name, reason: "has element type \(value.dataType) but the model declares \(TensorProto.DataType(rawValue: declared.dataType).map { "\($0)" } ?? "\(declared.dataType)")")
+    guard let type = TensorProto.DataType(rawValue: declared.dataType), type != .undefined else { return value }
+    if type.isFloatingPoint, case .float(let t) = value { return .floating(t, as: type) }
+    guard type == value.dataType || (type.isInteger && value.dataType.isInteger) else {
+      throw .invalidInput(file: file, input: declared.name, reason: "has element type \(value.dataType) but the model declares \(type)")
     }
+    return value
   }
 
   /// Runs a model with one float input and returns its first output as a float tensor.
@@ -57,7 +60,7 @@ extension ONNXModel {
       throw .invalidInput(file: file, input: inputs.map(\.name).joined(separator: ", "), reason: "the model has \(inputs.count) inputs; use run(_:) with a dictionary")
     }
     let outputs = try run([name: .float(input)], context: context)
-    guard case .float(let y)? = outputs[outputNames[0]] else {
+    guard let y = outputs[outputNames[0]]?.floatValues else {
       throw .invalidModel(file: file, reason: "output '\(outputNames[0])' is not a float tensor")
     }
     return y

@@ -61,7 +61,8 @@ public final class ONNXModel: Layer {
       guard !initializer.name.isEmpty else { throw .invalidModel(file: file, reason: "an initializer has no name") }
       switch try initializer.value(file: file, directory: directory) {
       case .float(let t): parameters.append((initializer.name, Parameter(t)))
-      case .integer(let i): constants[initializer.name] = .integer(i)
+      // Other float types and integers are constants: training would have to round each step.
+      case let value: constants[initializer.name] = value
       }
     }
     self.parameters = parameters

@@ -23,10 +23,11 @@ struct ONNXNode {
     return value
   }
 
-  /// A float input; integer inputs are an error (ONNX types are checked per operator).
+  /// A float input (of any float element type, as Float32); integer inputs are an error
+  /// (ONNX types are checked per operator).
   func float(_ index: Int) throws(ONNXError) -> Tensor {
     switch try value(index) {
-    case .float(let t): return t
+    case .float(let t), .floating(let t, _): return t
     case .integer(let i): throw fail("input \(index) ('\(node.input[index])') is \(i.dataType), which is not supported here (float32 only)")
     }
   }
@@ -34,7 +35,7 @@ struct ONNXNode {
   func integers(_ index: Int) throws(ONNXError) -> ONNXIntegers {
     switch try value(index) {
     case .integer(let i): return i
-    case .float: throw fail("input \(index) ('\(node.input[index])') is float, expected an integer tensor")
+    case .float, .floating: throw fail("input \(index) ('\(node.input[index])') is \(inputs[index]!.dataType), expected an integer tensor")
     }
   }
 

@@ -61,7 +61,7 @@ extension ONNXOperators {
     if n.has(3) {
       var mask: Tensor
       switch try n.value(3) {
-      case .float(let t): mask = t.detached
+      case .float(let t), .floating(let t, _): mask = t.detached
       case .integer(let b): mask = Tensor(shape: b.shape, scalars: b.values.map { $0 != 0 ? 0 : -.infinity })
       }
       guard let last = mask.shape.last, last <= keys else { throw n.fail("attn_mask \(mask.shape) is longer than the \(keys) keys") }

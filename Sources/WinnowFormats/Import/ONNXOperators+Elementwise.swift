@@ -115,7 +115,7 @@ extension ONNXOperators {
     let x = try n.float(0)
     let y: Tensor
     switch try n.value(1) {
-    case .float(let t): y = t
+    case .float(let t), .floating(let t, _): y = t
     case .integer(let i): y = i.floatTensor
     }
     let shape = try n.broadcast(x.shape, y.shape)
@@ -143,7 +143,7 @@ extension ONNXOperators {
 
   static func numbers(_ value: ONNXValue) -> (shape: [Int], values: [Double]) {
     switch value {
-    case .float(let t): return (t.shape, t.scalars.map(Double.init))
+    case .float(let t), .floating(let t, _): return (t.shape, t.scalars.map(Double.init))
     case .integer(let i): return (i.shape, i.values.map(Double.init))
     }
   }

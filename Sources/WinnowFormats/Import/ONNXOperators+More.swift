@@ -154,7 +154,7 @@ extension ONNXOperators {
       return upper ? j - i >= k : j - i <= k
     }
     switch x {
-    case .float(let t): return [.float(selected(t, where: keep, shape))]
+    case .float(let t), .floating(let t, _): return [.float(selected(t, where: keep, shape))]
     case .integer(let i):
       return [.integer(ONNXIntegers(shape: shape, values: zip(i.values, keep).map { $1 ? $0 : 0 }, dataType: i.dataType))]
     }

@@ -63,7 +63,7 @@ extension ONNXOperators {
       return k == d
     }
     switch try n.value(2) {
-    case .float(let v):
+    case .float(let v), .floating(let v, _):
       let (off, on) = (v.scalars.first ?? 0, v.scalars.dropFirst().first ?? 1)
       return [.float(Tensor(shape: shape, scalars: hot.map { $0 ? on : off }))]
     case .integer(let v):
@@ -97,6 +97,9 @@ extension ONNXOperators {
     var permutation = Array(0..<x.rank)
     permutation.swapAt(axis, x.rank - 1)
     let moved = x.permuted(permutation)
-    return [.float(moved.matmul(matrix).permuted(permutation))]
+    guard length > 0 else { return [.float(x)] }
+    // As rows of `length` (a rank-1 input is one row): the product needs a matrix.
+    let rows = moved.reshaped([moved.count / length, length])
+    return [.float(rows.matmul(matrix).reshaped(moved.shape).permuted(permutation))]
   }
 }

@@ -27,6 +27,7 @@ extension ONNXOperators {
       }
       switch try n.tensorAttribute("value") ?? .float(Tensor(shape: [1], repeating: 0)) {
       case .float(let v): return [.float(Tensor(shape: dims, repeating: v.scalars.first ?? 0))]
+      case .floating(let v, let type): return [.floating(Tensor(shape: dims, repeating: v.scalars.first ?? 0), type)]
       case .integer(let v):
         return [.integer(ONNXIntegers(shape: dims, values: [Int64](repeating: v.values.first ?? 0, count: dims.reduce(1, *)), dataType: v.dataType))]
       }
