@@ -32,7 +32,7 @@ public enum ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(file): not a valid ONNX protobuf at byte \(offset): \(reason)"
     case .unsupportedOpset(let file, let domain, let version):
       let name = domain.isEmpty ? "ai.onnx" : domain
-      return "\(file): operator set \(name) version \(version) is not supported (Winnow imports ai.onnx opsets \(ONNXModel.supportedOpsets.lowerBound)–\(ONNXModel.supportedOpsets.upperBound))"
+      return "\(file): operator set \(name) version \(version) is not supported (Winnow imports ai.onnx opsets \(ONNXModel.supportedOpsets.lowerBound)–\(ONNXModel.supportedOpsets.upperBound), and \(ONNXModel.legacyOpsets.lowerBound)–\(ONNXModel.legacyOpsets.upperBound) for operators unchanged up to \(ONNXModel.supportedOpsets.lowerBound))"
     case .unsupportedOperator(let file, let node, let op):
       return "\(file): node '\(node)' uses operator '\(op)', which Winnow does not support"
     case .unsupportedDataType(let file, let tensor, let dataType) where dataType == 0:

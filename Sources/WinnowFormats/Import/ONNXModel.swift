@@ -78,6 +78,7 @@ public final class ONNXModel: Layer {
     outputNames = graph.output.map(\.name)
     nodes = try Self.sorted(graph.node, available: initialized.union(inputs.map(\.name)), file: file)
     try checkOperators()
+    try checkLegacyOperators()
     guard !outputNames.isEmpty else { throw .invalidModel(file: file, reason: "the graph has no outputs") }
   }
 
@@ -87,7 +88,7 @@ public final class ONNXModel: Layer {
       guard let other = imports.first else { throw .invalidModel(file: file, reason: "the model imports no operator set") }
       throw .unsupportedOpset(file: file, domain: other.domain, version: other.version)
     }
-    guard supportedOpsets.contains(main.version) else {
+    guard supportedOpsets.contains(main.version) || legacyOpsets.contains(main.version) else {
       throw .unsupportedOpset(file: file, domain: main.domain, version: main.version)
     }
     return main.version

@@ -1,8 +1,8 @@
 import WinnowCore
 
-/// Conv, MaxPool and AveragePool over 1-D and 2-D spatial axes. Winnow's primitives are 2-D
-/// with symmetric padding, so 1-D inputs gain a unit height and asymmetric, `auto_pad` and
-/// `ceil_mode` padding is applied explicitly (zeros, or −∞ for max pooling) first.
+/// Conv over 1-D and 2-D spatial axes, and the window geometry it shares with pooling. Winnow's
+/// primitives are 2-D with symmetric padding, so 1-D inputs gain a unit height and asymmetric,
+/// `auto_pad` and `ceil_mode` padding is applied explicitly (zeros, or −∞ for max pooling) first.
 extension ONNXOperators {
   /// Spatial geometry of a convolution or pooling node, resolved to explicit pads.
   struct Window {
@@ -89,41 +89,6 @@ extension ONNXOperators {
       guard bias.count == w.shape[0] else { throw n.fail("bias \(bias.shape) does not match \(w.shape[0]) output channels") }
       y = y + bias.reshaped([1, w.shape[0]] + [Int](repeating: 1, count: x.rank - 2))
     }
-    return [.float(y)]
-  }
-
-  static func pool(_ n: ONNXNode, max isMax: Bool) throws(ONNXError) -> [ONNXValue] {
-    let x = try n.float(0)
-    guard x.rank == 3 || x.rank == 4 else { throw n.fail("supports 1-D and 2-D pooling, got input \(x.shape)") }
-    guard let kernel = n.ints("kernel_shape") else { throw n.fail("kernel_shape is missing") }
-    guard n.node.output.count < 2 || n.node.output[1].isEmpty else { throw n.fail("the Indices output is not supported") }
-    let spatial = Array(x.shape[2...])
-    let g = try window(n, spatial: spatial, kernel: kernel, ceilMode: n.int("ceil_mode", default: 0) != 0)
-    guard g.dilations.allSatisfy({ $0 == 1 }) else { throw n.fail("dilated pooling is not supported") }
-    let two = { (v: [Int], fill: Int) in v.count == 1 ? (fill, v[0]) : (v[0], v[1]) }
-    let pool = { (t: Tensor) -> Tensor in
-      isMax ? as2D(t).maxPool2d(kernel: two(g.kernel, 1), stride: two(g.strides, 1))
-        : as2D(t).avgPool2d(kernel: two(g.kernel, 1), stride: two(g.strides, 1))
-    }
-    var y = pool(padded(x, begin: g.padBegin, end: g.padEnd, value: isMax ? -.infinity : 0))
-    if !isMax {
-      // Divide by the number of counted positions: the input, plus the declared pads when
-      // count_include_pad, never the extra ceil_mode cells.
-      let d = spatial.count
-      let declared = n.ints("pads") ?? [Int](repeating: 0, count: 2 * d)
-      let countPads = n.int("count_include_pad", default: 0) != 0 && n.string("auto_pad", default: "NOTSET") == "NOTSET"
-      let inner: [Int] = countPads ? (0..<d).map { spatial[$0] + declared[$0] + declared[$0 + d] } : spatial
-      let ones = Tensor(shape: [1, 1] + inner, repeating: 1)
-      let begin: [Int] = countPads ? (0..<d).map { g.padBegin[$0] - declared[$0] } : g.padBegin
-      var end: [Int] = []
-      for i in 0..<d {
-        let total: Int = g.padBegin[i] + spatial[i] + g.padEnd[i]
-        end.append(total - begin[i] - inner[i])
-      }
-      let counted = pool(padded(ones, begin: begin, end: end, value: 0))
-      if counted.scalars.contains(where: { $0 != 1 }) { y = y / counted }
-    }
-    if x.rank == 3 { y = y.reshaped([y.shape[0], y.shape[1], y.shape[3]]) }
     return [.float(y)]
   }
 }

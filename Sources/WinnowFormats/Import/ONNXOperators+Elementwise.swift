@@ -102,6 +102,11 @@ extension ONNXOperators {
   }
 
   static func clip(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    if case .integer(let x) = try n.value(0) {
+      let low = n.has(1) ? try n.integers(1).values.first ?? Int64.min : Int64.min
+      let high = n.has(2) ? try n.integers(2).values.first ?? Int64.max : Int64.max
+      return [.integer(ONNXIntegers(shape: x.shape, values: x.values.map { Swift.min(Swift.max($0, low), high) }, dataType: x.dataType))]
+    }
     let x = try n.float(0)
     // Opset 11+: bounds are optional scalar inputs.
     let low = n.has(1) ? try n.float(1).scalars.first ?? -.infinity : -Float.infinity
@@ -112,6 +117,7 @@ extension ONNXOperators {
   /// `x^y`: a constant scalar exponent becomes Winnow's `power` op; otherwise `exp(y·log x)`
   /// when recorded, and exact `powf` when both sides are constants (negative bases too).
   static func pow(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    if case .integer(let x) = try n.value(0) { return [.integer(try integerPower(x, n.value(1), n))] }
     let x = try n.float(0)
     let y: Tensor
     switch try n.value(1) {
@@ -128,6 +134,33 @@ extension ONNXOperators {
       return [.float(Tensor(shape: shape, scalars: (0..<ix.count).map { powf(xs[ix[$0]], ys[iy[$0]]) }))]
     }
     return [.float((y * x.log()).exp())]
+  }
+
+  /// Integer `x^y` in `x`'s type, as NumPy computes `power(x, y).astype(x.dtype)`: exact
+  /// (wrapping) multiplication by squaring for integer exponents, else `pow` in Double
+  /// truncated toward zero.
+  static func integerPower(_ x: ONNXIntegers, _ y: ONNXValue, _ n: ONNXNode) throws(ONNXError) -> ONNXIntegers {
+    let exponents = numbers(y)
+    let shape = try n.broadcast(x.shape, exponents.shape)
+    let ix = broadcastSourceIndices(x.shape, to: shape), iy = broadcastSourceIndices(exponents.shape, to: shape)
+    let integral = y.dataType.isInteger
+    let values = (0..<ix.count).map { i -> Int64 in
+      let (base, e) = (x.values[ix[i]], exponents.values[iy[i]])
+      if integral {
+        guard e >= 0 else { return base == 1 ? 1 : base == -1 ? (Int64(e) % 2 == 0 ? 1 : -1) : 0 }
+        // Squaring: O(log e) steps; wrapping in Int64 then in the type agrees with wrapping each step.
+        var (result, square, rest): (Int64, Int64, UInt64) = (1, base, UInt64(Swift.min(e, 1.8e19)))
+        while rest > 0 {
+          if rest & 1 == 1 { result = result &* square }
+          square = square &* square
+          rest >>= 1
+        }
+        return x.dataType.wrapping(result)
+      }
+      let p = Foundation.pow(Double(base), e)
+      return p.isFinite ? x.dataType.wrapping(Int64(Swift.max(Swift.min(p.rounded(.towardZero), 9.2e18), -9.2e18))) : 0
+    }
+    return ONNXIntegers(shape: shape, values: values, dataType: x.dataType)
   }
 
   /// Comparisons give booleans (not differentiable).

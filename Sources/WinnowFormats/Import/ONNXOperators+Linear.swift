@@ -75,7 +75,6 @@ extension ONNXOperators {
   static func batchNormalization(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
     let x = try n.float(0)
     guard x.rank >= 2 else { throw n.fail("needs N×C×… input, got \(x.shape)") }
-    guard n.int("training_mode", default: 0) == 0 else { throw n.fail("training_mode=1 is not supported (import for inference)") }
     let channels = x.shape[1]
     var shape = [Int](repeating: 1, count: x.rank)
     shape[1] = channels
@@ -85,8 +84,27 @@ extension ONNXOperators {
       guard p.count == channels else { throw n.fail("input \(i) has shape \(p.shape), expected [\(channels)]") }
       parameters.append(p.reshaped(shape))
     }
-    let scale = parameters[0] * (parameters[3] + n.float("epsilon", default: 1e-5)).pow(-0.5)
+    let epsilon = n.float("epsilon", default: 1e-5)
+    if n.int("training_mode", default: 0) != 0 { return batchStatistics(x, parameters, epsilon: epsilon, n) }
+    let scale = parameters[0] * (parameters[3] + epsilon).pow(-0.5)
     return [.float(x * scale + (parameters[1] - parameters[2] * scale))]
+  }
+
+  /// Training mode: normalise with the batch's mean and (biased) variance over every axis but
+  /// the channels, and return the running statistics moved toward them,
+  /// `running ← momentum·running + (1 − momentum)·batch`. `parameters` are scale, bias,
+  /// running mean and running variance shaped to broadcast over `x`.
+  static func batchStatistics(_ x: Tensor, _ parameters: [Tensor], epsilon: Float, _ n: ONNXNode) -> [ONNXValue] {
+    let axes = [0] + Array(2..<x.rank)
+    let mean = x.mean(axes: axes, keepDims: true)
+    let centered = x - mean
+    let variance = centered.squared().mean(axes: axes, keepDims: true)
+    let y = centered * (variance + epsilon).pow(-0.5) * parameters[0] + parameters[1]
+    let momentum = n.float("momentum", default: 0.9)
+    let channels = [x.shape[1]]
+    let runningMean = parameters[2] * momentum + mean * (1 - momentum)
+    let runningVariance = parameters[3] * momentum + variance * (1 - momentum)
+    return [.float(y), .float(runningMean.reshaped(channels)), .float(runningVariance.reshaped(channels))]
   }
 
   /// Normalises over axes `axis..<rank`; outputs Y and, when asked, the mean and 1/σ.

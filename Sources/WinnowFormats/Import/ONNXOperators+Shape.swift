@@ -35,8 +35,9 @@ extension ONNXOperators {
     "Range": range,
     "Dropout": { n throws(ONNXError) in
       let x = try n.value(0)
-      // Training-mode dropout is random: no two runtimes agree on the mask.
-      if n.has(2), try n.integers(2).values.first != 0 { throw n.fail("training_mode is not supported") }
+      // Training-mode dropout is random: no two runtimes agree on the mask. Ratio 0 keeps all.
+      let ratio = n.has(1) ? try n.float(1).scalars.first ?? 0.5 : 0.5
+      if n.has(2), try n.integers(2).values.first != 0, ratio != 0 { throw n.fail("training_mode with ratio \(ratio) is not supported (random)") }
       return [x, .integer(ONNXIntegers(shape: x.shape, values: [Int64](repeating: 1, count: x.shape.reduce(1, *)), dataType: .bool))]
     },
   ]
