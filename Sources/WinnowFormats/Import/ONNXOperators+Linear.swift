@@ -6,7 +6,7 @@ extension ONNXOperators {
   static let linear: [String: Kernel] = [
     "MatMul": { n throws(ONNXError) in [.float(try matmul(n.float(0), n.float(1), n))] },
     "Gemm": gemm,
-    "Conv": convolution,
+    "Conv": convolution, "ConvTranspose": convolutionTranspose, "Resize": resize,
     "MaxPool": { n throws(ONNXError) in try pool(n, max: true) },
     "AveragePool": { n throws(ONNXError) in try pool(n, max: false) },
     "GlobalAveragePool": { n throws(ONNXError) in
