@@ -146,8 +146,38 @@ extension Op {
           }
         }
       }]
+    case .batchNorm(let epsilon):
+      return batchNormTrainingBackward(g, inputs[0], gamma: inputs[1], saved: saved, epsilon: epsilon, needed: needed)
     }
   }
+}
+
+/// Gradients of training-mode batch norm for x, γ and β from the saved batch statistics
+/// (`WinnowKernels.batchNormBackward`: one pass for the two sums, one for dx).
+func batchNormTrainingBackward(_ dy: Tensor, _ x: Tensor, gamma: Tensor, saved: [Int32], epsilon: Float, needed: [Bool]) -> [Tensor?] {
+  let (batch, channels, plane) = batchNormLayout(x, gamma, gamma)
+  precondition(saved.count == 2 * channels, "batch norm backward needs \(2 * channels) saved statistics, got \(saved.count)")
+  let statistics = saved.map { Float(bitPattern: UInt32(bitPattern: $0)) }
+  let dx = needed[0] ? TensorStorage(uninitializedCount: x.count) : nil
+  var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
+  x.withUnsafeBufferPointer { px in
+    dy.withUnsafeBufferPointer { pdy in
+      gamma.withUnsafeBufferPointer { pg in
+        statistics.withUnsafeBufferPointer { s in
+          dGamma.withUnsafeMutableBufferPointer { dg in
+            dBeta.withUnsafeMutableBufferPointer { db in
+              batchNormBackward(px.baseAddress!, pdy.baseAddress!, batch: batch, channels: channels, plane: plane,
+                                gamma: pg.baseAddress!, mean: s.baseAddress!, variance: s.baseAddress! + channels,
+                                epsilon: epsilon, dx: dx?.base, dGamma: dg.baseAddress!, dBeta: db.baseAddress!)
+            }
+          }
+        }
+      }
+    }
+  }
+  return [dx.map { Tensor(shape: x.shape, storage: $0) },
+          needed[1] ? Tensor(shape: [channels], scalars: dGamma) : nil,
+          needed[2] ? Tensor(shape: [channels], scalars: dBeta) : nil]
 }
 
 /// Gradients of conv2d, image by image (as the forward), per group:

@@ -61,6 +61,8 @@ extension Op {
           softmaxAxis($0.baseAddress!, outer: outer, length: length, inner: inner, y.baseAddress!, logarithm: log)
         }
       }, [])
+    case .batchNorm(let epsilon):
+      return batchNormTrainingForward(inputs[0], gamma: inputs[1], beta: inputs[2], epsilon: epsilon)
     }
   }
 }
@@ -269,13 +271,18 @@ func conv2dForward(_ x: Tensor, _ w: Tensor, _ g: Conv2DGeometry) -> Tensor {
 
 /// Into how many contiguous chunks of images a convolution splits its batch, one per thread.
 ///
-/// Only when one image's GEMM is small: OpenBLAS runs GEMMs of at most 65536·4 multiply-adds
-/// (`SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD`) on one thread anyway, so parallelising
-/// over images is the only parallelism they get. Larger GEMMs run image after image and
-/// BLAS threads each of them (two thread pools at once would oversubscribe the cores).
+/// Winnow runs BLAS on one thread and splits only products of at least 2²³ multiply–adds
+/// itself (`GEMM+Threads.swift`), so a convolution whose per-image GEMM is smaller — every
+/// layer of the CIFAR-style ResNets at 28×28 — gets its parallelism here, images split over
+/// threads, each with its own im2col (which would otherwise run on one thread). Larger
+/// per-image products run image after image and split themselves. When BLAS has threads of
+/// its own, only GEMMs too small for it to thread (`SMP_THRESHOLD_MIN ·
+/// GEMM_MULTITHREAD_THRESHOLD` = 65536·4 multiply–adds) are split over images, so that two
+/// pools do not run at once.
 func convolutionChunks(_ g: Conv2DGeometry) -> Int {
   let work = g.outChannelsPerGroup * g.outHeight * g.outWidth * g.patchSize
-  return work <= 65536 * 4 ? Swift.min(Parallelism.threads, g.batch) : Swift.min(1, g.batch)
+  let limit = BLASThreads.current == 1 ? 1 << 23 : 65536 * 4
+  return work < limit ? Swift.min(Parallelism.threads, g.batch) : Swift.min(1, g.batch)
 }
 
 func poolGeometry(_ x: [Int], _ kernel: [Int], _ stride: [Int], _ padding: [Int]) -> Pool2DGeometry {
@@ -296,4 +303,50 @@ func maxPoolForward(_ x: Tensor, _ g: Pool2DGeometry) -> (Tensor, saved: [Int32]
     }
   }
   return (y, argmax)
+}
+
+/// `N×C×…` as (N, C, values per plane), checking γ and β have `C` values.
+func batchNormLayout(_ x: Tensor, _ gamma: Tensor, _ beta: Tensor) -> (batch: Int, channels: Int, plane: Int) {
+  precondition(x.rank >= 2, "batch norm needs N×C×… input, got \(x.shape)")
+  let channels = x.shape[1]
+  precondition(gamma.shape == [channels] && beta.shape == [channels],
+               "batch norm of \(x.shape) needs γ and β of [\(channels)], got \(gamma.shape) and \(beta.shape)")
+  return (x.shape[0], channels, x.shape[2...].reduce(1, *))
+}
+
+/// The batch mean and biased variance of each channel, packed into `saved` as Float bit
+/// patterns (`C` means, then `C` variances).
+func batchNormTrainingForward(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) -> (Tensor, saved: [Int32]) {
+  let (batch, channels, plane) = batchNormLayout(x, gamma, beta)
+  var statistics = [Float](repeating: 0, count: 2 * channels)
+  let y = Tensor(shape: x.shape) { y in
+    x.withUnsafeBufferPointer { px in
+      gamma.withUnsafeBufferPointer { pg in
+        beta.withUnsafeBufferPointer { pb in
+          statistics.withUnsafeMutableBufferPointer { s in
+            batchNormForward(px.baseAddress!, batch: batch, channels: channels, plane: plane, gamma: pg.baseAddress!,
+                             beta: pb.baseAddress!, epsilon: epsilon, y.baseAddress!, mean: s.baseAddress!,
+                             variance: s.baseAddress! + channels)
+          }
+        }
+      }
+    }
+  }
+  return (y, statistics.map { Int32(bitPattern: $0.bitPattern) })
+}
+
+extension Tensor {
+  /// Training-mode batch normalisation over axis 1 (see ``Op/batchNorm(epsilon:)``), recorded
+  /// when any input is tracked. Returns the result and each channel's batch mean and biased
+  /// variance (untracked, `C` values each) for the running statistics.
+  public func batchNormalized(gamma: Tensor, beta: Tensor, epsilon: Float) -> (output: Tensor, mean: Tensor, variance: Tensor) {
+    let op = Op.batchNorm(epsilon: epsilon)
+    let inputs = [self, gamma, beta]
+    let (value, saved) = op.evaluate(inputs.map(\.detached))
+    let channels = gamma.count
+    let statistics = saved.map { Float(bitPattern: UInt32(bitPattern: $0)) }
+    return (Tensor.record(op, inputs, value, saved: saved),
+            Tensor(shape: [channels], scalars: Array(statistics[..<channels])),
+            Tensor(shape: [channels], scalars: Array(statistics[channels...])))
+  }
 }

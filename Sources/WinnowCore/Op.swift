@@ -44,6 +44,12 @@ public enum Op: Hashable, Sendable {
   case softmax(axis: Int)
   /// Log-softmax along `axis`.
   case logSoftmax(axis: Int)
+  /// Training-mode batch normalisation (inputs: `N×C×…` x, `C` γ, `C` β): each channel is
+  /// normalised by its batch mean and biased variance, `y = γ·(x − μ)/√(σ² + ε) + β`.
+  /// Saves μ and σ² (as Float bit patterns) for backward and for running statistics.
+  /// One op instead of ~10 recorded primitives: it is a training step's largest
+  /// elementwise cost otherwise. Inference-mode batch norm stays a per-channel affine map.
+  case batchNorm(epsilon: Float)
 
   /// Short name, for graphs and error messages.
   public var name: String {
@@ -66,6 +72,7 @@ public enum Op: Hashable, Sendable {
     case .avgPool2d: return "avgPool2d"
     case .softmax: return "softmax"
     case .logSoftmax: return "logSoftmax"
+    case .batchNorm: return "batchNorm"
     }
   }
 }

@@ -27,20 +27,18 @@ public final class BatchNorm2d: Layer {
 
   public func forward(_ input: Tensor, _ context: ForwardContext) -> Tensor {
     precondition(input.rank == 4 && input.shape[1] == channels, "BatchNorm2d(\(channels)) got input \(input.shape)")
-    let c = [1, channels, 1, 1]
-    let gamma = weight.effective.reshaped(c), beta = bias.effective.reshaped(c)
     guard context.isTraining else {
+      let c = [1, channels, 1, 1]
+      let gamma = weight.effective.reshaped(c), beta = bias.effective.reshaped(c)
       let scale = gamma * (runningVar.reshaped(c) + epsilon).pow(-0.5)
       return input * scale + (beta - runningMean.reshaped(c) * scale)
     }
-    let axes = [0, 2, 3]
-    let mean = input.mean(axes: axes, keepDims: true)
-    let centered = input - mean
-    let variance = centered.squared().mean(axes: axes, keepDims: true)
-    let y = centered * (variance + epsilon).pow(-0.5) * gamma + beta
+    // One recorded op (WinnowCore `Op.batchNorm`) rather than its ~10 primitives: the
+    // same function, in three memory passes.
+    let (y, mean, variance) = input.batchNormalized(gamma: weight.effective, beta: bias.effective, epsilon: epsilon)
     let n = Float(input.count / channels)
-    let unbiased = variance.detached.reshaped([channels]) * (n / Swift.max(n - 1, 1))
-    runningMean = (runningMean * (1 - momentum) + mean.detached.reshaped([channels]) * momentum).detached
+    let unbiased = variance * (n / Swift.max(n - 1, 1))
+    runningMean = (runningMean * (1 - momentum) + mean * momentum).detached
     runningVar = (runningVar * (1 - momentum) + unbiased * momentum).detached
     batchesTracked = Tensor(batchesTracked.scalar + 1)
     return y

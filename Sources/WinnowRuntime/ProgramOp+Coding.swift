@@ -28,6 +28,7 @@ extension ProgramOp {
     case .maxPool2d(let kernel, let stride, let padding), .avgPool2d(let kernel, let stride, let padding):
       d["kernel"] = kernel; d["stride"] = stride; d["padding"] = padding
     case .softmax(let axis), .logSoftmax(let axis): d["axis"] = axis
+    case .batchNorm(let epsilon): d["epsilonBits"] = Int(epsilon.bitPattern)
     }
     return d
   }
@@ -72,6 +73,7 @@ extension ProgramOp {
       self.init(op: name == "maxPool2d" ? .maxPool2d(kernel: k, stride: s, padding: p) : .avgPool2d(kernel: k, stride: s, padding: p))
     case "softmax": self.init(op: .softmax(axis: try r.int(d, "axis")))
     case "logSoftmax": self.init(op: .logSoftmax(axis: try r.int(d, "axis")))
+    case "batchNorm": self.init(op: .batchNorm(epsilon: try float("epsilonBits")))
     default: throw r.error("unknown op '\(name)'")
     }
   }

@@ -10,6 +10,7 @@ func inferShape(_ op: Op, _ shapes: [[Int]]) -> Result<[Int], ShapeProblem> {
   switch op {
   case .binary, .matmul, .conv2d: arity = 2
   case .concat: arity = shapes.count
+  case .batchNorm: arity = 3
   default: arity = 1
   }
   guard shapes.count == arity, arity > 0 else { return fail("takes \(arity == 0 ? "at least one" : "\(arity)") inputs, got \(shapes.count)") }
@@ -78,6 +79,9 @@ func inferShape(_ op: Op, _ shapes: [[Int]]) -> Result<[Int], ShapeProblem> {
                            kernel: (kernel[0], kernel[1]), stride: (stride[0], stride[1]), padding: (padding[0], padding[1]))
     if let problem = g.problem { return fail(problem) }
     return .success(Array(x.dropLast(2)) + [g.outHeight, g.outWidth])
+  case .batchNorm:
+    guard x.count >= 2, shapes[1] == [x[1]], shapes[2] == [x[1]] else { return fail("γ \(shapes[1]) and β \(shapes[2]) do not fit input \(x)") }
+    return .success(x)
   }
 }
 

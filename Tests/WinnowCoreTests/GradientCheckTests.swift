@@ -140,6 +140,14 @@ extension GradientCase {
     GradientCase("avgPool2d k2 s3 p1", .avgPool2d(kernel: [2, 2], stride: [3, 3], padding: [1, 1]), [uniform([1, 2, 7, 8], 65)]),
   ]
 
+  /// Training-mode batch norm: planes of 6 (scalar remainder only), 12 (one 8-wide block and a
+  /// remainder) and 1 (`N×C` input); γ away from 0 so that dx is not vanishingly small.
+  static let normalization: [GradientCase] = [[3, 2, 2, 3], [2, 3, 3, 4], [5, 3]].map { shape in
+    let channels = shape[1]
+    return GradientCase("batchNorm \(shape)", .batchNorm(epsilon: 1e-5),
+                        [uniform(shape, 91), uniform([channels], 92, 0.5...1.5), uniform([channels], 93)])
+  }
+
   /// Ops where only some inputs are tracked, so the `needed` shortcuts of the derivative
   /// table are taken (the untracked operand is a captured constant).
   static let partlyConstant: [GradientCase] = {
@@ -168,7 +176,7 @@ extension GradientCase {
   ]
 
   static let all = unary + binary + elementwise + reductions + matmul + shape + convolution + pooling
-    + partlyConstant + composite
+    + normalization + partlyConstant + composite
 }
 
 // MARK: - Coverage
@@ -199,6 +207,7 @@ private func coverageKey(_ op: Op) -> String {
   case .avgPool2d: return "avgPool2d"
   case .softmax: return "softmax"
   case .logSoftmax: return "logSoftmax"
+  case .batchNorm: return "batchNorm"
   }
 }
 
@@ -208,7 +217,7 @@ private let requiredCoverage: Set<String> = Set(
   UnaryFunction.allCases.map { "unary.\($0)" } + BinaryFunction.allCases.map { "binary.\($0)" }
     + [false, true].flatMap { a in [false, true].map { b in "matmul(transposeA: \(a), transposeB: \(b))" } }
     + ["power", "clamp", "sum", "max", "reshape", "permute", "expand", "slice", "concat", "gather", "conv2d",
-       "maxPool2d", "avgPool2d", "softmax", "logSoftmax"])
+       "maxPool2d", "avgPool2d", "softmax", "logSoftmax", "batchNorm"])
 
 /// Keys of every op recorded in the graph that produced `value`.
 private func recordedKeys(_ value: Tensor) -> Set<String> {

@@ -51,6 +51,10 @@ extension ChannelTracer {
       for a in y.shape.indices where a != axis { couple(inputs[0], a, y, a) }
       pin(inputs[0], axis)
       pin(y, axis)
+    case .batchNorm:
+      // Per channel: channel c of x, γ[c], β[c] and channel c of y are removed together.
+      identity(inputs[0], y)
+      for parameter in inputs[1...] where parameter.graphNode != nil { couple(parameter, 0, y, 1) }
     }
   }
 

@@ -115,6 +115,10 @@ struct ONNXTranslator {
       return node("AveragePool", x, [.ints("kernel_shape", kernel), .ints("strides", stride), .ints("pads", padding + padding), .int("count_include_pad", 1)])
     case .softmax(let axis): return node("Softmax", x, [.int("axis", axis)])
     case .logSoftmax(let axis): return node("LogSoftmax", x, [.int("axis", axis)])
+    case .batchNorm:
+      // Export records inference mode, where batch norm is an affine map; a training-mode
+      // record would need ONNX's training outputs.
+      throw .unsupportedExport(reason: "training-mode batch norm (export a model in inference mode)")
     }
   }
 
