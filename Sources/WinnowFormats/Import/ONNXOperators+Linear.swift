@@ -8,7 +8,7 @@ extension ONNXOperators {
     "Gemm": gemm,
     "Conv": convolution, "ConvTranspose": convolutionTranspose, "Resize": resize,
     "MaxPool": { n throws(ONNXError) in try pool(n, max: true) },
-    "AveragePool": { n throws(ONNXError) in try pool(n, max: false) },
+    "AveragePool": { n throws(ONNXError) in try pool(n, max: false) }, "LpPool": lpPool,
     "GlobalAveragePool": { n throws(ONNXError) in
       let x = try n.float(0)
       guard x.rank >= 3 else { throw n.fail("needs N×C×spatial input, got \(x.shape)") }

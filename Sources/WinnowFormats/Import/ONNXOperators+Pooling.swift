@@ -1,7 +1,7 @@
 import WinnowCore
 
-/// MaxPool and AveragePool over any number of spatial axes, with dilations, `ceil_mode`,
-/// `count_include_pad`, the MaxPool `Indices` output and integer MaxPool.
+/// MaxPool, AveragePool and LpPool over any number of spatial axes, with dilations,
+/// `ceil_mode`, `count_include_pad`, the MaxPool `Indices` output and integer MaxPool.
 ///
 /// 1-D and 2-D pooling without dilations runs on Winnow's 2-D pooling primitives. Everything
 /// else gathers every window: the padded input as an `S×(N·C)` table (S padded spatial
@@ -64,7 +64,19 @@ extension ONNXOperators {
     }
   }
 
-  static func gatheredPool(_ n: ONNXNode, _ x: Tensor, _ g: Window, max isMax: Bool) throws(ONNXError) -> Tensor {
+  /// LpPool: `(Σ |x|^p)^(1/p)` over each window (zero padding), on the gathered windows.
+  static func lpPool(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let x = try n.float(0)
+    guard x.rank >= 3 else { throw n.fail("needs N×C×spatial input, got \(x.shape)") }
+    guard let kernel = n.ints("kernel_shape") else { throw n.fail("kernel_shape is missing") }
+    let p = Float(n.int("p", default: 2))
+    guard p >= 1 else { throw n.fail("p must be at least 1, got \(p)") }
+    let g = try window(n, spatial: Array(x.shape[2...]), kernel: kernel, ceilMode: n.int("ceil_mode", default: 0) != 0)
+    return [.float(try gatheredPool(n, x, g, max: false, norm: p))]
+  }
+
+  /// Max, average, or with `norm` p the p-norm of every window.
+  static func gatheredPool(_ n: ONNXNode, _ x: Tensor, _ g: Window, max isMax: Bool, norm: Float? = nil) throws(ONNXError) -> Tensor {
     let (batch, channels) = (x.shape[0], x.shape[1])
     let spatial = Array(x.shape[2...])
     let extents = spatial.indices.map { g.padBegin[$0] + spatial[$0] + g.padEnd[$0] }
@@ -83,7 +95,13 @@ extension ONNXOperators {
     let table = padded(x, begin: g.padBegin, end: g.padEnd, value: isMax ? -.infinity : 0)
       .reshaped([batch * channels, extents.reduce(1, *)]).permuted([1, 0])
     let windows = table.gather(rows: rows).reshaped([outputCount, cellCount, batch * channels])
-    var y = isMax ? windows.max(axis: 1) : windows.sum(axes: [1]) / Tensor(shape: [outputCount, 1], scalars: counted)
+    var y: Tensor
+    if let norm {
+      y = (norm == 1 ? windows.abs() : norm == 2 ? windows.squared() : windows.abs().pow(norm)).sum(axes: [1])
+      if norm != 1 { y = y.pow(1 / norm) }
+    } else {
+      y = isMax ? windows.max(axis: 1) : windows.sum(axes: [1]) / Tensor(shape: [outputCount, 1], scalars: counted)
+    }
     y = y.permuted([1, 0])
     return y.reshaped([batch, channels] + output)
   }

@@ -15,6 +15,8 @@ enum ONNXOperators {
     .merging(reductions) { $1 }
     .merging(losses) { $1 }
     .merging(attention) { $1 }
+    .merging(normalization) { $1 }
+    .merging(rearrange) { $1 }
 
   /// Names of every supported operator, sorted (for `winnow import` and docs).
   static var supported: [String] { table.keys.sorted() }
