@@ -23,7 +23,7 @@ extension ONNXOperators {
       let x = try n.float(0)
       return [.float((x * n.float("alpha", default: 0.2) + n.float("beta", default: 0.5)).clamped(0, 1))]
     },
-    "Clip": clip,
+    "Clip": clip, "Shrink": shrink,
     "Add": arithmetic(+, { $0 &+ $1 }), "Sub": arithmetic(-, { $0 &- $1 }),
     "Mul": arithmetic(*, { $0 &* $1 }), "Div": arithmetic(/, { $1 == 0 ? 0 : $0 / $1 }),
     "Max": variadic({ $0.maximum($1) }, integer: { Swift.max($0, $1) }),
@@ -112,6 +112,17 @@ extension ONNXOperators {
     let low = n.has(1) ? try n.float(1).scalars.first ?? -.infinity : -Float.infinity
     let high = n.has(2) ? try n.float(2).scalars.first ?? .infinity : Float.infinity
     return [.float(x.clamped(low, high))]
+  }
+
+  /// `Shrink`: `x + bias` below `−lambd`, `x − bias` above `lambd`, 0 between. The regions are
+  /// constant 0/1 masks, so the gradient is exact away from the two thresholds.
+  static func shrink(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let x = try n.float(0)
+    let (lambda, bias) = (n.float("lambd", default: 0.5), n.float("bias", default: 0))
+    let values = x.scalars
+    let above = Tensor(shape: x.shape, scalars: values.map { $0 > lambda ? 1 : 0 })
+    let below = Tensor(shape: x.shape, scalars: values.map { $0 < -lambda ? 1 : 0 })
+    return [.float((x - bias) * above + (x + bias) * below)]
   }
 
   /// `x^y`: a constant scalar exponent becomes Winnow's `power` op; otherwise `exp(y·log x)`

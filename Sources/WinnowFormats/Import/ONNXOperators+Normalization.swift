@@ -9,10 +9,11 @@ import WinnowCore
 /// over each group of `C / num_groups` channels and the spatial axes for GroupNormalization
 /// (scale and bias per channel from opset 21, per group before), and over `axes` without
 /// scale or bias for MeanVarianceNormalization. Variances are biased (divided by the count).
+/// LRN normalizes across neighbouring channels.
 extension ONNXOperators {
   static let normalization: [String: Kernel] = [
     "InstanceNormalization": instanceNormalization, "GroupNormalization": groupNormalization,
-    "MeanVarianceNormalization": meanVarianceNormalization,
+    "MeanVarianceNormalization": meanVarianceNormalization, "LRN": localResponseNormalization,
   ]
 
   /// `(x − mean) / √(var + ε)` over `axes`.
@@ -66,5 +67,22 @@ extension ONNXOperators {
     var axes: [Int] = []
     for a in n.ints("axes") ?? [0, 2, 3] { axes.append(try n.axis(a, rank: x.rank)) }
     return [.float(standardized(x, axes: axes, epsilon: 1e-9))]
+  }
+
+  /// Local response normalization across channels (Krizhevsky et al. 2012):
+  /// `y = x / (bias + α/size · Σ x²)^β`, the sum over the `size` channels around each one
+  /// (`⌊(size−1)/2⌋` before, `⌈(size−1)/2⌉` after, clipped at the edges).
+  static func localResponseNormalization(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let x = try n.float(0)
+    let size = n.int("size", default: 0)
+    guard x.rank >= 2, size >= 1 else { throw n.fail("needs N×C×… input and size ≥ 1, got \(x.shape) and size \(size)") }
+    let channels = x.shape[1]
+    let (before, after) = ((size - 1) / 2, size / 2)
+    let squares = padded(x.squared(), begin: [before] + [Int](repeating: 0, count: x.rank - 2),
+                         end: [after] + [Int](repeating: 0, count: x.rank - 2), value: 0)
+    var sum = squares.slice(axis: 1, 0..<channels)
+    for k in 1..<size { sum = sum + squares.slice(axis: 1, k..<(k + channels)) }
+    let (alpha, beta, bias) = (n.float("alpha", default: 1e-4), n.float("beta", default: 0.75), n.float("bias", default: 1))
+    return [.float(x * (sum * (alpha / Float(size)) + bias).pow(-beta))]
   }
 }

@@ -17,6 +17,8 @@ enum ONNXOperators {
     .merging(attention) { $1 }
     .merging(normalization) { $1 }
     .merging(rearrange) { $1 }
+    .merging(bitwise) { $1 }
+    .merging(indexing) { $1 }
 
   /// Names of every supported operator, sorted (for `winnow import` and docs).
   static var supported: [String] { table.keys.sorted() }
