@@ -56,4 +56,36 @@ import WinnowFormats
     let (_, grads) = valueWithGradient(at: [input]) { t in model.forward(t[0], ForwardContext(training: false)).sum() }
     #expect(grads[0].scalars == [0, 1, 0, 1, 1])
   }
+
+  /// Scatter reductions combine exactly on constants and refuse recorded tensors by name.
+  @Test func scatterReductionsCombineConstantsAndRefuseRecordedTensors() throws {
+    var graph = ONNXGraphBuilder(name: "scatter-add")
+    let data = graph.addInput("data", shape: [3])
+    let indices = graph.addInitializer("indices", .integer(ONNXIntegers(shape: [3, 1], values: [2, 0, 2])))
+    let updates = graph.addInput("updates", shape: [3])
+    graph.addOutput(graph.addNode("ScatterND", [data, indices, updates], attributes: [.string("reduction", "add")])[0], shape: [3])
+    let model = try ONNXModel(bytes: graph.model().serializedBytes(), file: "scatter-add.onnx")
+    let feeds: [String: ONNXValue] = ["data": .float(Tensor(shape: [3], scalars: [1, 2, 3])), "updates": .float(Tensor(shape: [3], scalars: [10, 20, 30]))]
+    #expect(try model.run(feeds).values.first?.floatValues?.scalars == [21, 2, 43])
+    let tracked = Tensor(shape: [3], scalars: [1, 2, 3]).tracked(key: 0)
+    #expect { try model.run(["data": .float(tracked), "updates": feeds["updates"]!]) } throws: { error in
+      "\(error)".contains("scatter-add.onnx") && "\(error)".contains("(ScatterND)") && "\(error)".contains("add")
+    }
+  }
+
+  /// CumProd on floats is a chain of recorded products: its gradient matches central differences.
+  @Test func cumulativeProductGradientsMatchFiniteDifferences() throws {
+    for (exclusive, reverse) in [(0, 0), (1, 1)] {
+      var graph = ONNXGraphBuilder(name: "cumprod")
+      let x = graph.addInput("x", shape: [2, 4])
+      let axis = graph.addInitializer("axis", .integer(ONNXIntegers(shape: [], values: [1])))
+      graph.addOutput(graph.addNode("CumProd", [x, axis], attributes: [.int("exclusive", exclusive), .int("reverse", reverse)])[0], shape: [2, 4])
+      let model = try ONNXModel(bytes: graph.model().serializedBytes(), file: "cumprod.onnx")
+      let input = randomTensor([2, 4], seed: 31, in: 0.5...1.5), weights = randomTensor([2, 4], seed: 32)
+      let context = ForwardContext(training: false)
+      let (_, grads) = valueWithGradient(at: [input]) { t in (model.forward(t[0], context) * weights).sum() }
+      let numeric = numericGradientInDouble(of: { weightedSum(model.forward($0, context), weights) }, at: input)
+      #expect(gradientMismatch(grads[0], numeric, atol: 1e-3, rtol: 1e-3) == nil, "\(gradientMismatch(grads[0], numeric, atol: 1e-3, rtol: 1e-3) ?? "")")
+    }
+  }
 }

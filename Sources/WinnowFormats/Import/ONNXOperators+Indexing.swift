@@ -1,7 +1,7 @@
 import WinnowCore
 
 /// Operators that pick or place elements by index: GatherND, ScatterElements, ScatterND, TopK,
-/// NonZero and EyeLike.
+/// NonZero, Compress and EyeLike.
 ///
 /// Each result element is one element of the inputs, so the kernels compute, exactly, the
 /// flat source index of every result element (`sources`) and then pick: for floats one
@@ -12,7 +12,7 @@ import WinnowCore
 extension ONNXOperators {
   static let indexing: [String: Kernel] = [
     "GatherND": gatherND, "ScatterElements": scatterElements, "ScatterND": scatterND,
-    "TopK": topK, "NonZero": nonZero,
+    "TopK": topK, "NonZero": nonZero, "Compress": compress, "EyeLike": eyeLike,
   ]
 
   /// The data inputs `indices`, concatenated flat, picked at `sources` into `shape`.
@@ -32,11 +32,10 @@ extension ONNXOperators {
 
   static func scatterElements(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
     let (dims, indices, updates) = (try n.value(0).shape, try n.integers(1), try n.value(2).shape)
-    guard n.string("reduction", default: "none") == "none" else { throw n.fail("reduction '\(n.string("reduction", default: ""))' is not supported") }
     let axis = try n.axis(n.int("axis", default: 0), rank: dims.count)
     guard indices.shape == updates, indices.shape.count == dims.count else { throw n.fail("indices \(indices.shape) and updates \(updates) must match and have the rank of data \(dims)") }
-    let count = dims.reduce(1, *)
-    var sources = Array(0..<count)
+    var targets: [Int] = []
+    targets.reserveCapacity(indices.count)
     for j in 0..<indices.count {
       // Multi-index of update j, with the axis coordinate replaced by its index.
       var rest = j, target = 0, stride = 1
@@ -48,25 +47,60 @@ extension ONNXOperators {
         target += c * stride
         stride *= dims[a]
       }
-      sources[target] = count + j
+      targets.append(target)
     }
-    return [try picked(n, data: [0, 2], sources: sources, shape: dims)]
+    return [try scattered(n, targets: targets, slice: 1, shape: dims)]
+  }
+
+  /// Data (input 0) with the updates (input 2) written at `targets` (each the start of a run
+  /// of `slice` elements), in order. Without a reduction the result picks from data and
+  /// updates (differentiable); `add`, `mul`, `max` and `min` combine exactly on constants.
+  static func scattered(_ n: ONNXNode, targets: [Int], slice: Int, shape: [Int]) throws(ONNXError) -> ONNXValue {
+    let count = shape.reduce(1, *)
+    let reduction = n.string("reduction", default: "none")
+    if reduction == "none" {
+      var sources = Array(0..<count)
+      for (j, target) in targets.enumerated() {
+        for s in 0..<slice { sources[target + s] = count + j * slice + s }
+      }
+      return try picked(n, data: [0, 2], sources: sources, shape: shape)
+    }
+    let combine: (Double, Double) -> Double
+    switch reduction {
+    case "add": combine = (+)
+    case "mul": combine = (*)
+    case "max": combine = { Swift.max($0, $1) }
+    case "min": combine = { Swift.min($0, $1) }
+    default: throw n.fail("unknown reduction '\(reduction)'")
+    }
+    let (data, updates) = (try n.value(0), try n.value(2))
+    if let d = data.floatValues, let u = updates.floatValues {
+      guard !d.isTracked && !u.isTracked else { throw n.fail("reduction '\(reduction)' is not supported on recorded (tracked) tensors") }
+      var values = d.scalars.map(Double.init)
+      for (j, target) in targets.enumerated() {
+        for s in 0..<slice { values[target + s] = combine(values[target + s], Double(u.scalars[j * slice + s])) }
+      }
+      return .float(Tensor(shape: shape, scalars: values.map { Float($0) }))
+    }
+    let (di, ui) = (try n.integers(0), try n.integers(2))
+    var values = di.values
+    for (j, target) in targets.enumerated() {
+      for s in 0..<slice { values[target + s] = di.dataType.wrapping(Int64(combine(Double(values[target + s]), Double(ui.values[j * slice + s])))) }
+    }
+    return .integer(ONNXIntegers(shape: shape, values: values, dataType: di.dataType))
   }
 
   static func scatterND(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
     let (dims, indices, updates) = (try n.value(0).shape, try n.integers(1), try n.value(2).shape)
-    guard n.string("reduction", default: "none") == "none" else { throw n.fail("reduction '\(n.string("reduction", default: ""))' is not supported") }
     guard let k = indices.shape.last, k <= dims.count, updates == Array(indices.shape.dropLast()) + Array(dims[k...]) else {
       throw n.fail("indices \(indices.shape) and updates \(updates) do not fit data \(dims)")
     }
-    let count = dims.reduce(1, *)
     let slice = dims[k...].reduce(1, *)
-    var sources = Array(0..<count)
+    var targets: [Int] = []
     for t in 0..<(indices.count / Swift.max(k, 1)) {
-      let base = try tupleOffset(indices.values[(t * k)..<(t * k + k)], dims: Array(dims[..<k]), n) * slice
-      for s in 0..<slice { sources[base + s] = count + t * slice + s }
+      targets.append(try tupleOffset(indices.values[(t * k)..<(t * k + k)], dims: Array(dims[..<k]), n) * slice)
     }
-    return [try picked(n, data: [0, 2], sources: sources, shape: dims)]
+    return [try scattered(n, targets: targets, slice: slice, shape: dims)]
   }
 
   /// Row-major offset of an index tuple within `dims`.
@@ -144,5 +178,36 @@ extension ONNXOperators {
       }
     }
     return [.integer(ONNXIntegers(shape: [dims.count, found.count], values: coordinates))]
+  }
+
+  /// The slices along `axis` (or the elements of the flattened input) where the condition holds.
+  static func compress(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let dims = try n.value(0).shape
+    let condition = try n.integers(1).values
+    let axis: Int? = n.attribute("axis") == nil ? nil : try n.axis(n.int("axis", default: 0), rank: dims.count)
+    let (extent, inner) = axis.map { (dims[$0], dims[($0 + 1)...].reduce(1, *)) } ?? (dims.reduce(1, *), 1)
+    guard condition.count <= extent else { throw n.fail("condition has \(condition.count) entries for an axis of \(extent)") }
+    let kept = condition.indices.filter { condition[$0] != 0 }
+    let outer = dims.reduce(1, *) / Swift.max(extent * inner, 1)
+    var sources: [Int] = []
+    for o in 0..<outer { for k in kept { for r in 0..<inner { sources.append((o * extent + k) * inner + r) } } }
+    var shape = [kept.count]
+    if let axis { shape = dims; shape[axis] = kept.count }
+    return [try picked(n, data: [0], sources: sources, shape: shape)]
+  }
+
+  /// Ones on the diagonal `k` of a 2-D tensor shaped like the input, in `dtype` (default the input's type).
+  static func eyeLike(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let input = try n.value(0)
+    let dims = input.shape
+    guard dims.count == 2 else { throw n.fail("needs a 2-D input, got \(dims)") }
+    let k = n.int("k", default: 0)
+    let raw = n.int("dtype", default: Int(input.dataType.rawValue))
+    guard let type = TensorProto.DataType(rawValue: Int32(clamping: raw)), type.isInteger || type.isFloatingPoint else {
+      throw n.fail("dtype \(raw) is not a numeric type")
+    }
+    let ones = (0..<(dims[0] * dims[1])).map { i in i % dims[1] - i / dims[1] == k }
+    if type.isInteger { return [.integer(ONNXIntegers(shape: dims, values: ones.map { $0 ? 1 : 0 }, dataType: type))] }
+    return [.floating(Tensor(shape: dims, scalars: ones.map { $0 ? 1 : 0 }), as: type)]
   }
 }

@@ -26,7 +26,7 @@ extension ONNXOperators {
       return [.float(Tensor(shape: x.shape, scalars: values))]
     },
     "OneHot": oneHot,
-    "CumSum": cumulativeSum,
+    "CumSum": cumulativeSum, "CumProd": cumulativeProduct,
     "RMSNormalization": { n throws(ONNXError) in
       let x = try n.float(0), scale = try n.float(1)
       let axis = try n.axis(n.int("axis", default: -1), rank: x.rank)
@@ -101,5 +101,37 @@ extension ONNXOperators {
     // As rows of `length` (a rank-1 input is one row): the product needs a matrix.
     let rows = moved.reshaped([moved.count / length, length])
     return [.float(rows.matmul(matrix).reshaped(moved.shape).permuted(permutation))]
+  }
+
+  /// Cumulative product along `axis`: integers exactly (wrapping); floats as a chain of
+  /// recorded products of unit slices (differentiable, one product per position).
+  static func cumulativeProduct(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
+    let axis = try n.axis(Int(clamping: try n.integers(1).values.first ?? 0), rank: try n.value(0).shape.count)
+    let exclusive = n.int("exclusive", default: 0) != 0, reverse = n.int("reverse", default: 0) != 0
+    if case .integer(let x) = try n.value(0) {
+      let (length, inner) = (x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+      var out = x.values
+      for i in 0..<x.count {
+        let (o, k, r) = (i / (length * inner), (i / inner) % length, i % inner)
+        let range = reverse ? (exclusive ? k + 1 : k)..<length : 0..<(exclusive ? k : k + 1)
+        out[i] = range.reduce(1) { x.dataType.wrapping($0 &* x.values[(o * length + $1) * inner + r]) }
+      }
+      return [.integer(ONNXIntegers(shape: x.shape, values: out, dataType: x.dataType))]
+    }
+    let x = try n.float(0)
+    let length = x.shape[axis]
+    guard length > 0 else { return [.float(x)] }
+    var unit = x.shape
+    unit[axis] = 1
+    let order = reverse ? Array((0..<length).reversed()) : Array(0..<length)
+    var running = Tensor(shape: unit, repeating: 1)
+    var slices = [Tensor](repeating: running, count: length)
+    for k in order {
+      let value = x.slice(axis: axis, k..<(k + 1))
+      if !exclusive { running = running * value }
+      slices[k] = running
+      if exclusive { running = running * value }
+    }
+    return [.float(Tensor.concat(slices, axis: axis))]
   }
 }
