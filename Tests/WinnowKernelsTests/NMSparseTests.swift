@@ -2,12 +2,16 @@ import Testing
 import WinnowKernels
 
 /// N:M kernels (native AVX-512 and portable) against the dense Double reference over the
-/// 64-token panel, 16-row tile, 64-input block and tail-group edges.
+/// edges of both native kernels: row blocks (16 rows, quads of 16 inputs, 12-token register
+/// blocks, 1024-input K tiles; 2:4, 1:4, 2:8, 4:8, 1:2, 8:16, 3:16) and 64-token panels
+/// (16-row tile, 64-input block; the other patterns), and the tail group.
 @Suite struct NMSparseTests {
-  @Test(arguments: [(2, 4), (1, 4), (4, 8), (2, 3), (16, 16), (3, 16)], [1, 3, 5, 17, 64, 65, 130])
+  @Test(arguments: [(2, 4), (1, 4), (2, 8), (4, 8), (1, 2), (8, 16), (2, 3), (16, 16), (3, 16)],
+        [1, 3, 5, 12, 13, 17, 64, 65, 130])
   func kernelsMatchReference(pattern: (Int, Int), m: Int) {
     let (keep, group) = pattern
-    for (n, k) in [(1, group), (17, 5 * group + keep), (33, 64), (16, 130 + keep)] where k % group == 0 || k % group >= keep {
+    let shapes = [(1, group), (17, 5 * group + keep), (33, 64), (16, 130 + keep), (15, 1024 + 3 * group)]
+    for (n, k) in shapes where k % group == 0 || k % group >= keep {
       let dense = PackedLinearTests.values(n * k, seed: UInt64(n * k + keep)).map { $0 / 2 }
       let w = NMSparseMatrix(pruning: dense, rows: n, columns: k, n: keep, m: group)
       let x = PackedLinearTests.values(m * k, seed: UInt64(m + 1)).map { $0 / 2 }
@@ -28,6 +32,17 @@ import WinnowKernels
       var y = [Float](repeating: .nan, count: 70 * 9)
       zeros.multiply(x, m: 70, bias: bias, activation: .none, into: &y, path: path)
       #expect(y == (0..<70).flatMap { _ in bias }, "\(zeros.kernelName(for: path))")
+    }
+  }
+
+  /// Row blocks exist exactly for the patterns whose 16-input quads hold at most 8 kept weights.
+  @Test func rowBlockPatterns() {
+    for (keep, group, native) in [(2, 4, true), (1, 4, true), (2, 8, true), (8, 16, true), (3, 4, false), (2, 3, false), (16, 16, false)] {
+      let w = NMSparseMatrix(pruning: [Float](repeating: 1, count: 2 * 48), rows: 2, columns: 48, n: keep, m: group)
+      let name = w.kernelName(for: .native)
+      if CPUFeatures.current.contains(.avx512f) {
+        #expect(name.contains("16x12") == native, "\(keep):\(group) → \(name)")
+      }
     }
   }
 

@@ -65,6 +65,25 @@ void winnow_nm_spmm_f32_avx512(const winnow_nm_matrix *w, const float *x, int m_
 void winnow_nm_spmm_f32_portable(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias,
                                  int relu, float *y, int begin, int end);
 
+/// N:M weights in 16-row blocks (NMRowBlocks in WinnowKernels; nm_spmm_blocks.c): `quads` =
+/// ⌈columns/16⌉, `entries` = 16·n/m; per (block, quad) 16 index words (nibble e of word r =
+/// position in the quad of row r's e-th kept input) and `entries` vectors of 16 values.
+typedef struct {
+  int32_t rows, columns, entries, quads;
+  const uint32_t *indices;
+  const float *values;
+} winnow_nm_blocks;
+
+/// 1 when n:m has the row-block layout (m divides 16 and 16·n/m ≤ 8), else 0.
+int winnow_nm_blocks_supported(int n, int m);
+/// Packs a validated N:M matrix into row blocks: ⌈rows/16⌉·quads·16 index words and
+/// `entries` times as many values (padding: value 0).
+void winnow_nm_pack_blocks(const winnow_nm_matrix *w, uint32_t *indices, float *values);
+/// `Y = act(X·Wᵀ + bias)` for the rows of blocks [block_begin, block_end), all tokens; `x` has
+/// rows of `ldx` ≥ 16·quads floats (zero past `columns`), `y` is M × rows. Requires AVX-512F.
+void winnow_nm_blocks_spmm_avx512(const winnow_nm_blocks *w, const float *x, int ldx, int m_tokens,
+                                  const float *bias, int relu, float *y, int block_begin, int block_end);
+
 // MARK: - int8 weights × uint8 activations (qs8_gemm.c)
 
 /// Bytes of the VNNI weight layout for N×K int8 codes (panels of 32 outputs × 4 inputs).

@@ -31,6 +31,8 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
   public let values: [Float]
   /// `rows · G · n` in-group positions.
   public let indices: [UInt8]
+  /// The same weights in 16-row blocks for the native kernel (nil for patterns it lacks).
+  let rowBlocks: NMRowBlocks?
 
   public var outputFeatures: Int { rows }
   public var inputFeatures: Int { columns }
@@ -58,6 +60,7 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
       }
     }
     (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
+    rowBlocks = NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
   }
 
   /// Magnitude N:M pruning of a dense row-major `rows × columns` matrix: keeps the `n` largest
@@ -76,6 +79,7 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
       }
     }
     (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
+    rowBlocks = NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
   }
 
   /// The dense row-major `rows × columns` matrix.
@@ -89,10 +93,14 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     return w
   }
 
-  public var packedByteCount: Int { values.count * 5 }
+  /// The public arrays plus the row blocks kept for the native kernel.
+  public var packedByteCount: Int { values.count * 5 + (rowBlocks.map { $0.values.count * 4 + $0.indices.count * 4 } ?? 0) }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
+  /// Native: rows as lanes (`16x12`: 16 rows × up to 12 tokens) where the pattern has row
+  /// blocks, else 64-token panels (`1x64`).
   public func kernelName(for path: KernelPath) -> String {
-    "f32_spmm_\(n)of\(m)_1x64__" + (usesNative(path) ? "avx512" : "scalar")
+    guard usesNative(path) else { return "f32_spmm_\(n)of\(m)_1x64__scalar" }
+    return "f32_spmm_\(n)of\(m)_" + (rowBlocks == nil ? "1x64" : "16x12") + "__avx512"
   }
   func usesNative(_ path: KernelPath) -> Bool { KernelDispatch.usesNative(path, requires: .avx512f) }
 
@@ -103,8 +111,10 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     multiply(x, m: tokens, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
   }
 
-  /// Native: 64-token panels as the CSR kernel, with the panel read in blocks of 64 inputs (an
-  /// L1-resident slice) over all rows; portable: sparse dot products in C. Rows split over threads.
+  /// Native: 16-row blocks with the rows as SIMD lanes (``NMRowBlocks``: m divides 16 and
+  /// 16·n/m ≤ 8, e.g. 2:4, 1:4, 2:8, 4:8), else 64-token panels as the CSR kernel, read in blocks
+  /// of 64 inputs (an L1-resident slice) over all rows; portable: sparse dot products in C.
+  /// Rows split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m tokens: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>, path: KernelPath
@@ -112,6 +122,10 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     guard tokens > 0, rows > 0 else { return }
     let relu: Int32 = activation == .relu ? 1 : 0
     let native = usesNative(path)
+    if native, let rowBlocks {
+      rowBlocks.multiply(x, tokens: tokens, bias: bias, relu: relu, into: y)
+      return
+    }
     values.withUnsafeBufferPointer { values in
       indices.withUnsafeBufferPointer { indices in
         var matrix = winnow_nm_matrix(rows: Int32(rows), columns: Int32(columns), n: Int32(n), m: Int32(m),
