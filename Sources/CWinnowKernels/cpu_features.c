@@ -12,7 +12,7 @@ static uint64_t read_xcr0(void) {
   return ((uint64_t)edx << 32) | eax;
 }
 
-uint32_t winnow_cpu_features(void) {
+static uint32_t detect_features(void) {
   uint32_t a, b, c, d, bits = 0;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
   int osxsave = (c >> 27) & 1;
@@ -34,6 +34,19 @@ uint32_t winnow_cpu_features(void) {
   if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;
   if (amx_ok && ((d >> 22) & 1)) bits |= WINNOW_CPU_AMX_BF16;
   return bits;
+}
+
+// Detected once: CPUID traps to the hypervisor in a virtual machine (microseconds), and
+// kernels ask on every call (14 % of a MiniLM forward pass before this cache). A benign
+// race: every thread stores the same value.
+uint32_t winnow_cpu_features(void) {
+  static volatile int64_t cached = -1;
+  int64_t value = cached;
+  if (value < 0) {
+    value = detect_features();
+    cached = value;
+  }
+  return (uint32_t)value;
 }
 
 void winnow_cpu_brand(char *buffer, int size) {

@@ -33,7 +33,11 @@ static inline __attribute__((always_inline)) float exp_approx(float x) {
 
 // GELU(x) = x·(1 + erf(x/√2))/2, erf(z) = sign(z)·(1 − (a1·t + … + a5·t⁵)·e^(−z²)),
 // t = 1/(1 + p·|z|) (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7).
+// Element i reads only x[i] before writing y[i], so x == y is safe; the pragma says so to
+// clang, whose run-time overlap check otherwise sends the in-place call (the FFN's) to the
+// scalar loop: 10× slower, 16 % of a MiniLM forward pass.
 static inline __attribute__((always_inline)) void gelu_body(const float *x, float *y, size_t count) {
+#pragma clang loop vectorize(assume_safety)
   for (size_t i = 0; i < count; i++) {
     float v = x[i];
     float z = fabsf(v) * 0.70710678118654752f;

@@ -26,6 +26,18 @@ import WinnowTestSupport
     }
   }
 
+  /// In place (x == y, as the FFN calls it): the vectorised loop, which once fell back to
+  /// scalar code for overlapping pointers, must give exactly the out-of-place values.
+  @Test(arguments: sizes) func geluInPlaceEqualsOutOfPlace(count: Int) {
+    let x = values(count, seed: 100 + UInt64(count), in: -8...8)
+    var outOfPlace = [Float](repeating: .nan, count: count), inPlace = x
+    RowKernels.gelu(x, &outOfPlace, count: count)
+    inPlace.withUnsafeMutableBufferPointer { p in
+      if let base = p.baseAddress { RowKernels.gelu(base, base, count: count) }
+    }
+    #expect(inPlace == outOfPlace)
+  }
+
   @Test(arguments: sizes.filter { $0 > 0 }) func softmaxMatchesReference(length: Int) {
     let rows = 3, stride = length + 5
     var fast = values(rows * stride, seed: 7 + UInt64(length), in: -30...30)

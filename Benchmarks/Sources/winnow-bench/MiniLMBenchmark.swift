@@ -3,11 +3,25 @@ import Winnow
 
 /// all-MiniLM-L6-v2 end to end (token ids in, pooled normalised embeddings out) at 1×128 and
 /// 32×128 tokens, every token real (no padding), as `minilm_reference.py` measures PyTorch
-/// and ONNX Runtime. Rows: Winnow's fused fp32 path (panel-packed AVX-512 GEMM where
-/// available), the same path on OpenBLAS GEMMs, and, for scale, the Tensor reference path at
-/// 1×128. `compare_minilm.sh` puts them next to the Python rows.
+/// and ONNX Runtime. One row per Winnow variant (``variants``): the fused fp32 path
+/// (panel-packed AVX-512 GEMM where available) and the compressed ones. Before timing, each
+/// variant's fidelity: cosine of its embeddings to the fp32 path's over 256 generated
+/// sentences (`EvaluationSentences`, seed 1, as `winnow embed-study`), printed as `FIDELITY`
+/// lines. With `--phases`, the process CPU time of each phase (QKV, attention, …) per call.
+/// `compare_minilm.sh` puts the rows next to the Python ones.
 enum MiniLMBenchmark {
   static let shapes = [(batch: 1, tokens: 128), (batch: 32, tokens: 128)]
+  static let fidelitySentences = 256
+
+  struct Variant: Sendable {
+    let name: String, key: String
+    let pack: @Sendable (Tensor) -> any PackedLinearWeights
+  }
+
+  static let variants = [
+    Variant(name: "winnow fp32 (fused)", key: "winnow_fp32", pack: BERTInference.dense),
+    Variant(name: "winnow int8 weights + dynamic int8 activations (VNNI)", key: "winnow_int8", pack: BERTInference.int8),
+  ]
 
   /// The model directory: `--model-dir`, else `$WINNOW_ASSETS/minilm`, else
   /// `~/.cache/winnow-assets/minilm`.
@@ -25,7 +39,7 @@ enum MiniLMBenchmark {
     return TokenBatch(sequences: sequences, paddingID: 0)
   }
 
-  static func run(threads: [Int], sampler: QuietSampler, modelDir: String?) {
+  static func run(threads: [Int], sampler: QuietSampler, modelDir: String?, phases: Bool) {
     guard let directory = modelDirectory(modelDir) else {
       say("minilm: no model directory (pass --model-dir, or fetch asset `minilm` into ~/.cache/winnow-assets)\n")
       return
@@ -37,24 +51,59 @@ enum MiniLMBenchmark {
     }
     say("## all-MiniLM-L6-v2 embeddings, seq 128, all tokens real (\(directory))\n")
     say("row kernels: \(RowKernels.isa)\n")
+    let inferences = variants.map { BERTInference(embedder.model, pack: $0.pack) }
+    fidelity(embedder, inferences)
+    if phases { profile(embedder, inferences) }
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")
     say("|---|---|---:|---:|---:|---:|---:|---|")
-    let dense = BERTInference(embedder.model)
-    let blas = BERTInference(embedder.model, pack: BERTInference.blas)
     for (batch, tokens) in shapes {
       let input = randomBatch(batch: batch, tokens: tokens, vocabulary: embedder.model.configuration.vocabularySize)
       for t in threads {
         setThreads(t)
-        report("winnow fp32 (fused)", "winnow_fp32", input, t, sampler.measure([{ _ = dense.pooledEmbeddings(input, normalize: true) }])[0])
-        report("winnow fp32 (fused, Linear layers on OpenBLAS)", "winnow_fp32_blas", input, t,
-               sampler.measure([{ _ = blas.pooledEmbeddings(input, normalize: true) }])[0])
-        if batch == 1 {
-          report("winnow fp32 (Tensor reference path)", "winnow_fp32_reference", input, t,
-                 sampler.measure([{ _ = embedder.referenceEmbeddings(input) }])[0])
-        }
+        // Measured together, alternating sample by sample, so they see the same conditions.
+        let timings = sampler.measure(inferences.map { inference in { _ = inference.pooledEmbeddings(input, normalize: true) } })
+        for (variant, timing) in zip(variants, timings) { report(variant.name, variant.key, input, t, timing) }
       }
     }
     say("")
+  }
+
+  /// Mean and minimum cosine of each variant's embeddings to the first variant's (fp32).
+  static func fidelity(_ embedder: SentenceEmbedder, _ inferences: [BERTInference]) {
+    let sentences = EvaluationSentences.generate(count: fidelitySentences, seed: 1)
+    let reference = embedder.embed(sentences, using: inferences[0])
+    say("| engine | mean cosine to winnow fp32 | min cosine | sentences |\n|---|---:|---:|---:|")
+    for (variant, inference) in zip(variants, inferences) {
+      let cosines = EmbeddingFidelityStudy.rowCosines(embedder.embed(sentences, using: inference), reference)
+      let mean = cosines.reduce(0, +) / Double(cosines.count), minimum = cosines.min() ?? .nan
+      say("| \(variant.name) | \(format(mean, 5)) | \(format(minimum, 5)) | \(cosines.count) |")
+      say("FIDELITY \(variant.key) mean_cosine=\(format(mean, 5)) min_cosine=\(format(minimum, 5)) sentences=\(cosines.count)")
+    }
+    say("")
+  }
+
+  /// Per-phase process CPU time per call (median call of five after one warm-up), one thread.
+  static func profile(_ embedder: SentenceEmbedder, _ inferences: [BERTInference]) {
+    setThreads(1)
+    for (batch, tokens) in shapes {
+      let input = randomBatch(batch: batch, tokens: tokens, vocabulary: embedder.model.configuration.vocabularySize)
+      let profiles = inferences.map { inference in
+        _ = inference.profiledEmbeddings(input, normalize: true)
+        let calls = (0..<5).map { _ in inference.profiledEmbeddings(input, normalize: true).1 }
+        return calls.sorted { $0.total < $1.total }[2]
+      }
+      say("Phases, \(batch) × \(tokens), 1 thread, process CPU ms per call (share):\n")
+      say("| phase | " + variants.map(\.key).joined(separator: " | ") + " |")
+      say("|---|" + String(repeating: "---:|", count: variants.count))
+      for phase in BERTInferencePhase.allCases {
+        let cells = profiles.map { p in
+          let s = p.seconds[phase] ?? 0
+          return "\(format(s * 1e3, 2)) (\(format(100 * s / max(p.total, 1e-12), 1)) %)"
+        }
+        say("| \(phase.rawValue) | " + cells.joined(separator: " | ") + " |")
+      }
+      say("| total | " + profiles.map { format($0.total * 1e3, 2) }.joined(separator: " | ") + " |\n")
+    }
   }
 
   static func report(_ engine: String, _ key: String, _ input: TokenBatch, _ threads: Int, _ timing: Timing) {

@@ -11,7 +11,8 @@ let usage = """
     --cpu-time         time by process CPU time, all samples quiet (1-thread rows on a busy machine)
     --model-dir D      MiniLM: the model directory (default $WINNOW_ASSETS/minilm or
                        ~/.cache/winnow-assets/minilm)
-    --phases           LeNet: also time forward / backward / update separately
+    --phases           LeNet: also time forward / backward / update separately; MiniLM:
+                       process CPU time per phase (QKV, attention, FFN, …) at 1 thread
     --steps N          LeNet: just run N steps at the first thread count, no timing
                        (for valgrind --tool=callgrind or perf)
   Prints Markdown tables. Ratios are against baselines measured in the same run.
@@ -89,5 +90,5 @@ for kind in ["nm", "int8", "int4", "binary"] where options.benchmarks.contains(k
   QuantizedBenchmark.run(kind, threads: threads, sampler: sampler)
 }
 if options.benchmarks.contains("minilm") {
-  MiniLMBenchmark.run(threads: threads, sampler: sampler, modelDir: options.modelDir)
+  MiniLMBenchmark.run(threads: threads, sampler: sampler, modelDir: options.modelDir, phases: options.phases)
 }

@@ -5,7 +5,8 @@
 /// at run time (winnow_cpu_features) and a portable fallback. Reference twins live in Swift
 /// (WinnowKernels/Transformer) and the tests compare them.
 
-/// y[i] = x[i]·Φ(x[i]) (GELU, exact Gaussian CDF through erf); x may equal y.
+/// y[i] = x[i]·Φ(x[i]) (GELU, exact Gaussian CDF through erf); x may equal y (otherwise
+/// the two must not overlap).
 /// erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7) with a polynomial exp.
 void winnow_gelu_erf_f32(const float *x, float *y, size_t count);
 

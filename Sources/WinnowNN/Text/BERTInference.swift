@@ -34,6 +34,8 @@ public struct BERTInference: Sendable {
   let wordEmbeddings: [Float], positionEmbeddings: [Float], tokenType: [Float]
   let embeddingNorm: (gamma: [Float], beta: [Float])
   let blocks: [Block]
+  /// The last call's buffers, kept for the next (see ``Workspace``).
+  let workspaceCache = WorkspaceCache()
 
   /// Packs `model`'s current effective weights; `pack` receives each `N×K` weight matrix.
   public init(_ model: BERTModel, pack: (Tensor) -> any PackedLinearWeights = BERTInference.dense) {
@@ -55,6 +57,15 @@ public struct BERTInference: Sendable {
   /// Dense Float32 weights on the platform BLAS.
   public static func blas(_ weight: Tensor) -> any PackedLinearWeights {
     DenseLinearWeights(values: weight.scalars, outputFeatures: weight.shape[0], inputFeatures: weight.shape[1])
+  }
+
+  /// Int8 weights (symmetric, one scale per output channel: `max|W[n, :]| / 127`, round to
+  /// nearest) with int8 activations quantized per token at run time (`Int8LinearWeights`,
+  /// the AVX-512 VNNI kernel where the CPU has it). The compressed variant of
+  /// docs/PERFORMANCE.md: no calibration data needed.
+  public static func int8(_ weight: Tensor) -> any PackedLinearWeights {
+    Int8LinearWeights.quantizingPerChannel(
+      weight.scalars, outputFeatures: weight.shape[0], inputFeatures: weight.shape[1], activationQuantization: .dynamicPerToken)
   }
 
   static func block(_ layer: BERTLayer, pack: (Tensor) -> any PackedLinearWeights) -> Block {
@@ -80,43 +91,68 @@ public struct BERTInference: Sendable {
 
   /// Hidden states of the real tokens, packed: `Σ lengths × C`, sequence after sequence.
   public func hiddenStates(_ batch: TokenBatch, observer: InputObserver? = nil) -> [Float] {
-    let c = configuration.hiddenSize
-    let m = batch.lengths.reduce(0, +)
-    var x = embed(batch)
-    var attended = [Float](repeating: 0, count: m * c)
-    x.withUnsafeMutableBufferPointer { px in
-      attended.withUnsafeMutableBufferPointer { pa in
-        for (i, block) in blocks.enumerated() {
-          let observe = observer.map { o in { (name: String, p: UnsafePointer<Float>, k: Int) in o("encoder.layer.\(i)." + name, p, m, k) } }
-          run(block, batch.lengths, x: px.baseAddress!, scratch: pa.baseAddress!, observe: observe)
-        }
-      }
+    let count = batch.lengths.reduce(0, +) * configuration.hiddenSize
+    return withWorkspace(batch) { workspace in
+      encode(batch, workspace, observer: observer, clock: nil)
+      return Array(UnsafeBufferPointer(start: workspace.hidden, count: count))
     }
-    return x
   }
 
   /// Mean-pooled (and with `normalize`, unit-length) embeddings `B×C`.
   public func pooledEmbeddings(_ batch: TokenBatch, normalize: Bool) -> Tensor {
+    withWorkspace(batch) { workspace in
+      encode(batch, workspace, observer: nil, clock: nil)
+      return pool(workspace.hidden, batch.lengths, normalize: normalize)
+    }
+  }
+
+  /// ``pooledEmbeddings(_:normalize:)`` with the process CPU time of each phase (a few
+  /// `clock_gettime` calls per block; meant for one thread, where it is that thread's time).
+  public func profiledEmbeddings(_ batch: TokenBatch, normalize: Bool) -> (Tensor, BERTInferenceProfile) {
+    let clock = PhaseClock()
+    let pooled = withWorkspace(batch) { workspace in
+      encode(batch, workspace, observer: nil, clock: clock)
+      let pooled = pool(workspace.hidden, batch.lengths, normalize: normalize)
+      clock.lap(.pooling)
+      return pooled
+    }
+    return (pooled, clock.profile)
+  }
+
+  /// Embeddings and every block, leaving the hidden states in `workspace.hidden`.
+  func encode(_ batch: TokenBatch, _ workspace: Workspace, observer: InputObserver?, clock: PhaseClock?) {
+    let m = batch.lengths.reduce(0, +)
+    embed(batch, into: workspace.hidden)
+    clock?.lap(.embeddings)
+    for (i, block) in blocks.enumerated() {
+      let observe = observer.map { o in { (name: String, p: UnsafePointer<Float>, k: Int) in o("encoder.layer.\(i)." + name, p, m, k) } }
+      run(block, batch.lengths, workspace, observe: observe, clock: clock)
+    }
+  }
+
+  /// Mean over each sequence's rows of `hidden` (`Σ lengths × C`), optionally L2-normalised: `B×C`.
+  func pool(_ hidden: UnsafePointer<Float>, _ lengths: [Int], normalize: Bool) -> Tensor {
     let c = configuration.hiddenSize
-    let hidden = hiddenStates(batch)
-    return Tensor(shape: [batch.batchSize, c]) { out in
+    return Tensor(shape: [lengths.count, c]) { out in
       var row = 0
-      for (s, length) in batch.lengths.enumerated() {
-        var sums = [Double](repeating: 0, count: c)
+      var sums = [Double](repeating: 0, count: c)
+      for (s, length) in lengths.enumerated() {
+        for j in 0..<c { sums[j] = 0 }
         for t in 0..<length { for j in 0..<c { sums[j] += Double(hidden[(row + t) * c + j]) } }
         row += length
-        let mean = sums.map { $0 / Double(Swift.max(length, 1)) }
-        let norm = normalize ? Swift.max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12) : 1
-        for j in 0..<c { out[s * c + j] = Float(mean[j] / norm) }
+        let divisor = Double(Swift.max(length, 1))
+        var squares = 0.0
+        for j in 0..<c { squares += (sums[j] / divisor) * (sums[j] / divisor) }
+        let norm = normalize ? Swift.max(squares.squareRoot(), 1e-12) : 1
+        for j in 0..<c { out[s * c + j] = Float(sums[j] / divisor / norm) }
       }
     }
   }
 
-  /// Word + position + type embeddings of every real token, layer-normalised: `M×C`.
-  func embed(_ batch: TokenBatch) -> [Float] {
+  /// Word + position + type embeddings of every real token, layer-normalised, into `x` (`M×C`).
+  func embed(_ batch: TokenBatch, into x: UnsafeMutablePointer<Float>) {
     let c = configuration.hiddenSize
     let m = batch.lengths.reduce(0, +)
-    var x = [Float](repeating: 0, count: m * c)
     var row = 0
     for (s, length) in batch.lengths.enumerated() {
       precondition(length <= configuration.maximumPositions, "\(length) tokens exceed \(configuration.maximumPositions) positions")
@@ -129,39 +165,50 @@ public struct BERTInference: Sendable {
       }
       row += length
     }
-    x.withUnsafeMutableBufferPointer { p in
-      layerNorm(p.baseAddress!, residual: nil, embeddingNorm, rows: m)
-    }
-    return x
+    layerNorm(x, residual: nil, embeddingNorm, rows: m)
   }
 
-  /// One block in place on `x` (`M×C`); `scratch` holds `M×C` values.
+  /// One block in place on `workspace.hidden` (`M×C`), using the workspace's other buffers.
   func run(
-    _ block: Block, _ lengths: [Int], x: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    observe: ((String, UnsafePointer<Float>, Int) -> Void)? = nil
+    _ block: Block, _ lengths: [Int], _ workspace: Workspace,
+    observe: ((String, UnsafePointer<Float>, Int) -> Void)? = nil, clock: PhaseClock? = nil
   ) {
-    let c = configuration.hiddenSize
+    let c = configuration.hiddenSize, width = configuration.intermediateSize
     let m = lengths.reduce(0, +)
     let inner = block.heads * block.headWidth
-    let qkv = UnsafeMutablePointer<Float>.allocate(capacity: m * 3 * inner)
-    let context = UnsafeMutablePointer<Float>.allocate(capacity: m * inner)
-    let hidden = UnsafeMutablePointer<Float>.allocate(capacity: m * configuration.intermediateSize)
-    defer { qkv.deallocate(); context.deallocate(); hidden.deallocate() }
+    let (x, scratch, hidden) = (workspace.hidden, workspace.scratch, workspace.intermediate)
     for name in ["attention.self.query", "attention.self.key", "attention.self.value"] { observe?(name, x, c) }
     block.queryKeyValueBias.withUnsafeBufferPointer {
-      block.queryKeyValue.multiply(x, m: m, bias: $0.baseAddress, activation: .none, into: qkv)
+      block.queryKeyValue.multiply(x, m: m, bias: $0.baseAddress, activation: .none, into: workspace.queryKeyValue)
     }
-    attention(qkv, lengths, heads: block.heads, width: block.headWidth, into: context)
-    observe?("attention.output.dense", context, inner)
+    clock?.lap(.queryKeyValue)
+    attention(workspace, lengths, heads: block.heads, width: block.headWidth)
+    clock?.lap(.attention)
+    observe?("attention.output.dense", workspace.context, inner)
     block.attentionOutputBias.withUnsafeBufferPointer {
-      block.attentionOutput.multiply(context, m: m, bias: $0.baseAddress, activation: .none, into: scratch)
+      block.attentionOutput.multiply(workspace.context, m: m, bias: $0.baseAddress, activation: .none, into: scratch)
     }
+    clock?.lap(.attentionOutput)
     layerNorm(scratch, residual: x, block.attentionNorm, rows: m)
+    clock?.lap(.layerNorm)
     observe?("intermediate.dense", scratch, c)
     block.intermediateBias.withUnsafeBufferPointer {
       block.intermediate.multiply(scratch, m: m, bias: $0.baseAddress, activation: .none, into: hidden)
     }
-    let width = configuration.intermediateSize
+    clock?.lap(.intermediate)
+    activate(hidden, rows: m, width: width)
+    clock?.lap(.activation)
+    observe?("output.dense", hidden, width)
+    block.outputBias.withUnsafeBufferPointer {
+      block.output.multiply(hidden, m: m, bias: $0.baseAddress, activation: .none, into: x)
+    }
+    clock?.lap(.output)
+    layerNorm(x, residual: scratch, block.outputNorm, rows: m)
+    clock?.lap(.layerNorm)
+  }
+
+  /// The FFN activation in place on `rows × width` values, rows split over threads.
+  func activate(_ hidden: UnsafeMutablePointer<Float>, rows m: Int, width: Int) {
     let activation = configuration.activation
     parallelFor(m, minimumPerChunk: 16) { rows in
       let start = hidden + rows.lowerBound * width
@@ -172,52 +219,6 @@ public struct BERTInference: Sendable {
       case .silu: UnaryFunction.silu.forward(start, start, count: rows.count * width)
       case .tanh: UnaryFunction.tanh.forward(start, start, count: rows.count * width)
       case .sigmoid: UnaryFunction.sigmoid.forward(start, start, count: rows.count * width)
-      }
-    }
-    observe?("output.dense", hidden, width)
-    block.outputBias.withUnsafeBufferPointer {
-      block.output.multiply(hidden, m: m, bias: $0.baseAddress, activation: .none, into: x)
-    }
-    layerNorm(x, residual: scratch, block.outputNorm, rows: m)
-  }
-
-  /// Scaled dot-product attention of each sequence's rows, head by head, in parallel.
-  /// `qkv` rows are `[q (C') | k (C') | v (C')]`; `context` rows are `C'` (heads side by side).
-  func attention(
-    _ qkv: UnsafeMutablePointer<Float>, _ lengths: [Int], heads: Int, width: Int,
-    into context: UnsafeMutablePointer<Float>
-  ) {
-    let inner = heads * width, stride = 3 * inner
-    var offsets = [0]
-    for length in lengths { offsets.append(offsets.last! + length) }
-    let longest = lengths.max() ?? 0
-    let scale = 1 / Float(width).squareRoot()
-    let packedPath = PanelPackedWeights.isAvailable
-    parallelFor(lengths.count * heads) { jobs in
-      let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(longest * longest, 1))
-      // Packed K and Vᵀ for the panel GEMM: ceil(n/32)·32·d and ceil(d/32)·32·n floats.
-      let packCapacity = Swift.max(PanelGEMM.packedCount(n: longest, k: width), PanelGEMM.packedCount(n: width, k: longest), 1)
-      let packed = UnsafeMutablePointer<Float>.allocate(capacity: packCapacity)
-      defer { scores.deallocate(); packed.deallocate() }
-      for job in jobs {
-        let (s, h) = job.quotientAndRemainder(dividingBy: heads)
-        let n = lengths[s]
-        guard n > 0 else { continue }
-        let q = qkv + offsets[s] * stride + h * width
-        let out = context + offsets[s] * inner + h * width
-        if packedPath {
-          PanelGEMM.pack(q + inner, n: n, k: width, ldw: stride, into: packed)
-          PanelGEMM.multiply(q, m: n, k: width, lda: stride, packed: packed, n: n, into: scores, ldy: n)
-          RowKernels.softmax(scores, rows: n, length: n, stride: n, scale: scale)
-          PanelGEMM.packTransposed(q + 2 * inner, k: n, n: width, ldv: stride, into: packed)
-          PanelGEMM.multiply(scores, m: n, k: n, lda: n, packed: packed, n: width, into: out, ldy: inner)
-        } else {
-          sgemm(transposeA: false, transposeB: true, m: n, n: n, k: width, alpha: 1, a: q, lda: stride,
-                b: q + inner, ldb: stride, beta: 0, c: scores, ldc: n)
-          RowKernels.softmax(scores, rows: n, length: n, stride: n, scale: scale)
-          sgemm(transposeA: false, transposeB: false, m: n, n: width, k: n, alpha: 1, a: scores, lda: n,
-                b: q + 2 * inner, ldb: stride, beta: 0, c: out, ldc: inner)
-        }
       }
     }
   }

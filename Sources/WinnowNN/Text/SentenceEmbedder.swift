@@ -24,18 +24,27 @@ public final class SentenceEmbedder {
   /// `fused` runs the fused inference kernels (``BERTInference``); otherwise the Tensor
   /// reference path. Both honour pruning masks.
   public func embed(_ texts: [String], fused: Bool = true) -> Tensor {
+    if fused { return embed(texts, using: BERTInference(model)) }
+    return embed(texts) { referenceEmbeddings($0) }
+  }
+
+  /// Embeddings `N×C` of `texts` computed by `inference` (for example the model packed with
+  /// int8 or sparse weights, ``BERTInference/init(_:pack:)``); tokenizer and pooling as above.
+  public func embed(_ texts: [String], using inference: BERTInference) -> Tensor {
+    embed(texts) { inference.pooledEmbeddings($0, normalize: normalize) }
+  }
+
+  private func embed(_ texts: [String], batchEmbeddings: (TokenBatch) -> Tensor) -> Tensor {
     let width = model.configuration.hiddenSize
     guard !texts.isEmpty else { return Tensor.zeros([0, width]) }
     let sequences = texts.map(tokenizer.encode)
     // Similar lengths together waste less on padding; the order is restored below.
     let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
     var rows = [Float](repeating: 0, count: texts.count * width)
-    let inference = fused ? BERTInference(model) : nil
     for start in stride(from: 0, to: order.count, by: max(1, batchSize)) {
       let members = Array(order[start..<min(start + max(1, batchSize), order.count)])
       let batch = TokenBatch(sequences: members.map { sequences[$0] }, paddingID: tokenizer.vocabulary.paddingID)
-      let pooled = inference?.pooledEmbeddings(batch, normalize: normalize) ?? referenceEmbeddings(batch)
-      pooled.withUnsafeBufferPointer { values in
+      batchEmbeddings(batch).withUnsafeBufferPointer { values in
         for (row, index) in members.enumerated() {
           for j in 0..<width { rows[index * width + j] = values[row * width + j] }
         }

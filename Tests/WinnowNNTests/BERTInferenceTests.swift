@@ -1,0 +1,68 @@
+import Testing
+import WinnowCore
+import WinnowKernels
+import WinnowNN
+import WinnowTestSupport
+
+/// The fused path's workspace, profile and int8 variant against the Tensor path of a tiny
+/// random BERT (no asset needed).
+@Suite struct BERTInferenceTests {
+  static func model(seed: UInt64) -> BERTModel {
+    var rng = RandomGenerator(seed: seed)
+    return BERTModel(BERTTests.tiny, rng: &rng)
+  }
+
+  static func batch(_ lengths: [Int], seed: UInt64) -> TokenBatch {
+    var rng = RandomGenerator(seed: seed)
+    return TokenBatch(sequences: lengths.map { n in (0..<n).map { _ in Int(rng.next() % 40) } }, paddingID: 0)
+  }
+
+  /// One value reused for a large, a small, then a larger batch (the kept workspace is too
+  /// small, then large enough, then too small again) gives what a fresh value gives, bit for
+  /// bit: no buffer carries state from one call or block to the next.
+  @Test func reusedWorkspaceGivesTheSameEmbeddingsAsAFreshOne() {
+    let model = Self.model(seed: 21)
+    let inference = BERTInference(model)
+    let batches = [Self.batch([9, 16, 3], seed: 1), Self.batch([2], seed: 2), Self.batch([16, 16, 16, 5, 1], seed: 3)]
+    for batch in batches + batches.reversed() {
+      let reused = inference.pooledEmbeddings(batch, normalize: true)
+      let fresh = BERTInference(model).pooledEmbeddings(batch, normalize: true)
+      #expect(reused.scalars == fresh.scalars, "lengths \(batch.lengths)")
+      #expect(inference.hiddenStates(batch) == BERTInference(model).hiddenStates(batch), "lengths \(batch.lengths)")
+    }
+  }
+
+  @Test func profiledEmbeddingsEqualPlainOnesAndTimeEveryPhase() {
+    let inference = BERTInference(Self.model(seed: 22))
+    let batch = Self.batch([7, 12], seed: 4)
+    let (embeddings, profile) = inference.profiledEmbeddings(batch, normalize: false)
+    #expect(embeddings.scalars == inference.pooledEmbeddings(batch, normalize: false).scalars)
+    #expect(Set(profile.seconds.keys) == Set(BERTInferencePhase.allCases))
+    #expect(profile.seconds.values.allSatisfy { $0 >= 0 })
+  }
+
+  /// Int8 weights with dynamic per-token activations against the Tensor path of the same model
+  /// with its Linear weights replaced by their dequantized int8 values: what remains is the
+  /// activations' rounding (half a step of a token's range / 255 per input, random in sign),
+  /// which moves a pooled embedding by well under 1 % here; a wrong scale, zero point or
+  /// layout moves it by far more (cosine < 0.9).
+  @Test func int8VariantMatchesTheTensorPathOfTheDequantizedModel() throws {
+    let model = Self.model(seed: 23)
+    let quantized = BERTInference(model, pack: BERTInference.int8)
+    model.visitParameters { name, p in
+      guard name.hasSuffix(".weight"), p.value.rank == 2, name.hasPrefix("encoder.") else { return }
+      let (n, k) = (p.value.shape[0], p.value.shape[1])
+      let int8 = Int8LinearWeights.quantizingPerChannel(p.effective.scalars, outputFeatures: n, inputFeatures: k)
+      p.value = Tensor(shape: [n, k], scalars: int8.dequantized())
+    }
+    let embedder = SentenceEmbedder(tokenizer: try tinyTokenizer(), model: model, normalize: true)
+    let batch = Self.batch([7, 2, 16, 1, 11], seed: 5)
+    let reference = embedder.referenceEmbeddings(batch).scalars
+    let fused = quantized.pooledEmbeddings(batch, normalize: true).scalars
+    let c = BERTTests.tiny.hiddenSize
+    for row in 0..<batch.batchSize {
+      let cos = cosine(fused[(row * c)..<((row + 1) * c)], Array(reference[(row * c)..<((row + 1) * c)]))
+      #expect(cos >= 0.999, "sequence \(row): cosine \(cos)")
+    }
+  }
+}
