@@ -29,6 +29,7 @@ struct Quantize: ParsableCommand {
   @Option(help: "Weight ranges per block: minmax or mse.") var weightRanges: String = "minmax"
   @Option(help: "Training batches (of 256) for activation calibration.") var calibrationBatches: Int = 4
   @Flag(help: "Activation ranges from each batch at run time instead of calibration.") var dynamic = false
+  @Flag(help: "Leave residual additions in Float32 (to measure what quantizing them costs).") var noResidualActivations = false
   @Flag(name: .customLong("fold-bn"), help: "Fold batch norm into the convolution before it first (then no --output checkpoint).") var foldBatchNorm = false
   @Option(help: "Epochs of quantization-aware training after PTQ.") var qatEpochs: Int = 0
   @Option(help: "QAT gradient estimator: ste or lsq.") var estimator: String = "ste"
@@ -58,7 +59,8 @@ struct Quantize: ParsableCommand {
     say("plan:\n" + quantizationPlan.description.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     let calibrationData = train.batches(size: 256).prefix(calibrationBatches).map(\.images)
     let quantizer = PostTrainingQuantizer(plan: quantizationPlan, activationRanges: RangeEstimator(parsing: calibration)!,
-                                          weightRanges: RangeEstimator(parsing: weightRanges)!, dynamicActivations: dynamic)
+                                          weightRanges: RangeEstimator(parsing: weightRanges)!, dynamicActivations: dynamic,
+                                          residualActivations: !noResidualActivations)
     say("calibrating on \(calibrationData.count) batch(es) of 256 …")
     let layers = try quantizer.apply(to: model, calibration: calibrationData)
     say(String(format: "ptq:     accuracy %.2f%%", evaluate(model, on: test).accuracy * 100))

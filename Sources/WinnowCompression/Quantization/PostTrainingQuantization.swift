@@ -25,13 +25,17 @@ public struct PostTrainingQuantizer: Sendable {
   public var weightRanges: RangeEstimator
   /// Quantize activations with ranges of the current batch instead of calibrated ones.
   public var dynamicActivations: Bool
+  /// Quantize both summands of every residual addition too (with an activation scheme).
+  /// Off only to measure what the residual points cost: integer kernels cannot skip them.
+  public var residualActivations: Bool
 
   public init(plan: QuantizationPlan, activationRanges: RangeEstimator = .minMax, weightRanges: RangeEstimator = .minMax,
-              dynamicActivations: Bool = false) {
+              dynamicActivations: Bool = false, residualActivations: Bool = true) {
     self.plan = plan
     self.activationRanges = activationRanges
     self.weightRanges = weightRanges
     self.dynamicActivations = dynamicActivations
+    self.residualActivations = residualActivations
   }
 
   /// Quantizes `model` in place; `calibration` are input batches (needed only for static
@@ -41,7 +45,8 @@ public struct PostTrainingQuantizer: Sendable {
     try plan.validate(against: model)
     let layers = try install(on: model)
     guard let scheme = plan.activations else { return layers }
-    let residual = installResidualQuantizers(on: model, activation: dynamicActivations ? .dynamic(scheme) : .float)
+    let residual = residualActivations
+      ? installResidualQuantizers(on: model, activation: dynamicActivations ? .dynamic(scheme) : .float) : []
     guard !dynamicActivations else { return layers }
     let points: [ActivationQuantizationPoint] = layers + residual
     guard !calibration.isEmpty else { throw .noCalibrationData(layer: points.first?.name ?? "activations") }
