@@ -84,9 +84,14 @@ public enum Models {
 
 /// ResNet basic block: `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, where the
 /// shortcut is the identity or, when the shape changes, a 1×1 convolution and batch norm.
-public final class BasicBlock: Layer {
-  public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
-  public let shortcut: Sequential?
+///
+/// A ``ResidualAddition``: `add_main` and `add_shortcut`, when set, act on the two summands
+/// just before the addition. Every child can be replaced (``LayerContainer``), so the
+/// convolutions can be wrapped (quantization) while keeping their names.
+public final class BasicBlock: ResidualAddition {
+  public private(set) var conv1: Layer, bn1: Layer, conv2: Layer, bn2: Layer
+  public private(set) var shortcut: Layer?
+  public private(set) var addMain: Layer?, addShortcut: Layer?
 
   public init(_ inChannels: Int, _ outChannels: Int, stride: Int, rng: inout RandomGenerator) {
     conv1 = Conv2d(inChannels, outChannels, kernel: 3, stride: stride, padding: 1, bias: false, rng: &rng)
@@ -101,24 +106,46 @@ public final class BasicBlock: Layer {
   public func forward(_ input: Tensor, _ context: ForwardContext) -> Tensor {
     let h = bn1.forward(conv1.forward(input, context), context).relu()
     let y = bn2.forward(conv2.forward(h, context), context)
-    return (y + (shortcut?.forward(input, context) ?? input)).relu()
+    let s = shortcut?.forward(input, context) ?? input
+    return ((addMain?.forward(y, context) ?? y) + (addShortcut?.forward(s, context) ?? s)).relu()
+  }
+
+  @discardableResult
+  public func replaceLayer(named name: String, with layer: Layer) -> Bool {
+    switch name {
+    case "conv1": conv1 = layer
+    case "bn1": bn1 = layer
+    case "conv2": conv2 = layer
+    case "bn2": bn2 = layer
+    case "shortcut" where shortcut != nil: shortcut = layer
+    case "add_main": addMain = layer
+    case "add_shortcut": addShortcut = layer
+    default: return false
+    }
+    return true
   }
 
   public func visitParameters(_ body: (String, inout Parameter) throws -> Void) rethrows {
     try visit(conv1, "conv1", body); try visit(bn1, "bn1", body)
     try visit(conv2, "conv2", body); try visit(bn2, "bn2", body)
     if let shortcut { try visit(shortcut, "shortcut", body) }
+    if let addMain { try visit(addMain, "add_main", body) }
+    if let addShortcut { try visit(addShortcut, "add_shortcut", body) }
   }
 
   public func visitBuffers(_ body: (String, inout Tensor) throws -> Void) rethrows {
-    try WinnowNN.visitBuffers(bn1, "bn1", body)
-    try WinnowNN.visitBuffers(bn2, "bn2", body)
+    try WinnowNN.visitBuffers(conv1, "conv1", body); try WinnowNN.visitBuffers(bn1, "bn1", body)
+    try WinnowNN.visitBuffers(conv2, "conv2", body); try WinnowNN.visitBuffers(bn2, "bn2", body)
     if let shortcut { try WinnowNN.visitBuffers(shortcut, "shortcut", body) }
+    if let addMain { try WinnowNN.visitBuffers(addMain, "add_main", body) }
+    if let addShortcut { try WinnowNN.visitBuffers(addShortcut, "add_shortcut", body) }
   }
 
   public func visitChildren(_ body: (String, Layer) throws -> Void) rethrows {
     try body("conv1", conv1); try body("bn1", bn1); try body("conv2", conv2); try body("bn2", bn2)
     if let shortcut { try body("shortcut", shortcut) }
+    if let addMain { try body("add_main", addMain) }
+    if let addShortcut { try body("add_shortcut", addShortcut) }
   }
 }
 

@@ -8,7 +8,8 @@ struct Quantize: ParsableCommand {
     discussion: """
       Schemes: int8-sym-channel, int8-asym-tensor, int4-sym-channel, int4-g64 (groups of 64 along each row; \
       must divide every row), int3-asym-g32, fp8-e4m3, fp8-e5m2, binary. --activations quantizes the input \
-      of every quantized layer too (int8-asym-tensor, fp8-e4m3, …), with ranges calibrated on \
+      of every quantized layer and both summands of every residual addition (ResNet blocks) too \
+      (int8-asym-tensor, fp8-e4m3, …), with ranges calibrated on \
       --calibration-batches training batches (--calibration minmax, percentile:99.99, mse, or entropy: the \
       KL-optimal clipping threshold of the histogram of |x|, TensorRT-style) or taken from \
       each batch (--dynamic). --plan applies a per-layer JSON plan (e.g. from `winnow sensitivity`). \
@@ -28,6 +29,7 @@ struct Quantize: ParsableCommand {
   @Option(help: "Weight ranges per block: minmax or mse.") var weightRanges: String = "minmax"
   @Option(help: "Training batches (of 256) for activation calibration.") var calibrationBatches: Int = 4
   @Flag(help: "Activation ranges from each batch at run time instead of calibration.") var dynamic = false
+  @Flag(help: "Leave residual additions in Float32 (to measure what quantizing them costs).") var noResidualActivations = false
   @Flag(name: .customLong("fold-bn"), help: "Fold batch norm into the convolution before it first (then no --output checkpoint).") var foldBatchNorm = false
   @Option(help: "Epochs of quantization-aware training after PTQ.") var qatEpochs: Int = 0
   @Option(help: "QAT gradient estimator: ste or lsq.") var estimator: String = "ste"
@@ -57,7 +59,8 @@ struct Quantize: ParsableCommand {
     say("plan:\n" + quantizationPlan.description.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     let calibrationData = train.batches(size: 256).prefix(calibrationBatches).map(\.images)
     let quantizer = PostTrainingQuantizer(plan: quantizationPlan, activationRanges: RangeEstimator(parsing: calibration)!,
-                                          weightRanges: RangeEstimator(parsing: weightRanges)!, dynamicActivations: dynamic)
+                                          weightRanges: RangeEstimator(parsing: weightRanges)!, dynamicActivations: dynamic,
+                                          residualActivations: !noResidualActivations)
     say("calibrating on \(calibrationData.count) batch(es) of 256 …")
     let layers = try quantizer.apply(to: model, calibration: calibrationData)
     say(String(format: "ptq:     accuracy %.2f%%", evaluate(model, on: test).accuracy * 100))
@@ -105,10 +108,10 @@ struct Quantize: ParsableCommand {
         tensors[name + ".weight.scales"] = Tensor(q.scales)
         if !q.scheme.isSymmetric { tensors[name + ".weight.zero_points"] = Tensor(q.zeroPoints.map(Float.init)) }
       }
-      for layer in layers {
-        if case .fixed(let scheme, let range) = layer.activation {
+      for point in model.activationQuantizationPoints {
+        if case .fixed(let scheme, let range) = point.activation {
           let (scale, zero) = scheme.parameters(for: range)
-          metadata[layer.name + ".input"] = "{\"scale\": \(scale), \"zero_point\": \(zero)}"
+          metadata[point.name + (point is QuantizedLayer ? ".input" : "")] = "{\"scale\": \(scale), \"zero_point\": \(zero)}"
         }
       }
       try SafetensorsFile(tensors: tensors, metadata: metadata).write(path: codes)

@@ -27,7 +27,7 @@ import WinnowNN
   @Test func int8PTQWritesCodesPlanAndALoadableCheckpoint() throws {
     let (out, codes, plan) = (path("q.ckpt"), path("q.safetensors"), path("q.json"))
     let r = try run(["quantize", try trainedCheckpoint(), "--scheme", "int8-sym-channel", "--activations", "int8-asym-tensor",
-                     "--calibration-batches", "1", "--output", out, "--codes", codes, "--save-plan", plan])
+                     "--calibration-batches", "1", "--calibration", "entropy", "--output", out, "--codes", codes, "--save-plan", plan])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.contains("float32: accuracy") && r.stdout.contains("ptq:     accuracy") && r.stdout.contains("size:"))
     #expect(try run(["eval", out]).status == 0)
@@ -55,11 +55,15 @@ import WinnowNN
   @Test func sensitivityWritesReportAndMixedPlan() throws {
     let (dir, plan) = (path("sens"), path("mixed.json"))
     let r = try run(["sensitivity", try trainedCheckpoint(), "--schemes", "int8-sym-channel,int2-sym-channel", "--sparsities", "0.9",
-                     "--test-limit", "100", "--out", dir, "--name", "s", "--budget-bits", "5", "--save-plan", plan])
+                     "--test-limit", "100", "--out", dir, "--name", "s", "--budget-bits", "5", "--save-plan", plan,
+                     "--assignment", "greedy"])
     #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("mixed precision (greedy)") && r.stdout.contains("mixed precision (dp)"))
     #expect(FileManager.default.fileExists(atPath: dir + "/s-bits.svg") && FileManager.default.fileExists(atPath: plan))
     let bad = try run(["sensitivity", try trainedCheckpoint(), "--sparsities", "1.5"])
     #expect(bad.status != 0 && !bad.stderr.isEmpty)
+    let badMethod = try run(["sensitivity", try trainedCheckpoint(), "--assignment", "best"])
+    #expect(badMethod.status != 0 && badMethod.stderr.contains("--assignment"))
     let tooSmall = try run(["sensitivity", try trainedCheckpoint(), "--schemes", "int8-sym-channel", "--sparsities", "", "--test-limit", "50", "--out", dir, "--budget-bits", "1"])
     #expect(tooSmall.status != 0 && tooSmall.stderr.contains("budget"))
   }

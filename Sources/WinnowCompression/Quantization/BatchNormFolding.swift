@@ -11,19 +11,25 @@ import WinnowNN
 /// Masks are kept: scaling a row keeps its zeros.
 public enum BatchNormFolding {
   /// Folds every `Conv2d` immediately followed by a `BatchNorm2d` in any `Sequential` of
-  /// `model` (nested ones too); the batch norm is replaced by an identity. Returns the names
-  /// of the folded convolutions.
+  /// `model` (nested ones too), and `conv1`/`bn1`, `conv2`/`bn2` of every ``BasicBlock``; the
+  /// batch norm is replaced by an identity. Returns the names of the folded convolutions.
   @discardableResult
   public static func fold(_ model: Layer) -> [String] {
     var folded: [String] = []
     for (prefix, layer) in model.namedLayers {
-      guard let sequential = layer as? Sequential else { continue }
-      let entries = sequential.layers
-      for (first, second) in zip(entries, entries.dropFirst()) {
+      let pairs: [(conv: (name: String, layer: Layer), norm: (name: String, layer: Layer))]
+      if let sequential = layer as? Sequential {
+        pairs = zip(sequential.layers, sequential.layers.dropFirst()).map { ($0, $1) }
+      } else if let block = layer as? BasicBlock {
+        pairs = [(("conv1", block.conv1), ("bn1", block.bn1)), (("conv2", block.conv2), ("bn2", block.bn2))]
+      } else {
+        continue
+      }
+      for (first, second) in pairs {
         guard let conv = first.layer as? Conv2d, let norm = second.layer as? BatchNorm2d,
-              norm.channels == conv.outChannels else { continue }
+              norm.channels == conv.outChannels, let container = layer as? any LayerContainer else { continue }
         fold(norm, into: conv)
-        sequential.replaceLayer(named: second.name, with: Identity())
+        container.replaceLayer(named: second.name, with: Identity())
         folded.append(prefix.isEmpty ? first.name : prefix + "." + first.name)
       }
     }

@@ -9,6 +9,14 @@ import WinnowNN
 /// activation ranges by running the batches through the model in inference mode, and leaves
 /// a fake-quantized model whose accuracy is the quantized model's. Fold batch norm first
 /// (``BatchNormFolding``) so its scale is quantized with the weights.
+///
+/// With an activation scheme, activations are quantized at every
+/// ``ActivationQuantizationPoint``: the input of each quantized layer, and both summands of
+/// every residual addition (``ResidualAddition``: an ``ActivationQuantizer`` on `add_main` and
+/// `add_shortcut`). In a ResNet ``BasicBlock`` that is: the block input at `conv1` and at the
+/// projection `shortcut.0`, `relu(bn1(conv1(x)))` at `conv2`, `bn2(conv2(·))` at `add_main`
+/// and the shortcut branch (identity or projection) at `add_shortcut`; the block output is
+/// quantized where it is consumed (the next block's convolutions, or the head's input).
 public struct PostTrainingQuantizer: Sendable {
   public var plan: QuantizationPlan
   /// Ranges of static activation quantizers.
@@ -17,13 +25,17 @@ public struct PostTrainingQuantizer: Sendable {
   public var weightRanges: RangeEstimator
   /// Quantize activations with ranges of the current batch instead of calibrated ones.
   public var dynamicActivations: Bool
+  /// Quantize both summands of every residual addition too (with an activation scheme).
+  /// Off only to measure what the residual points cost: integer kernels cannot skip them.
+  public var residualActivations: Bool
 
   public init(plan: QuantizationPlan, activationRanges: RangeEstimator = .minMax, weightRanges: RangeEstimator = .minMax,
-              dynamicActivations: Bool = false) {
+              dynamicActivations: Bool = false, residualActivations: Bool = true) {
     self.plan = plan
     self.activationRanges = activationRanges
     self.weightRanges = weightRanges
     self.dynamicActivations = dynamicActivations
+    self.residualActivations = residualActivations
   }
 
   /// Quantizes `model` in place; `calibration` are input batches (needed only for static
@@ -32,18 +44,22 @@ public struct PostTrainingQuantizer: Sendable {
   public func apply(to model: Layer, calibration: [Tensor]) throws(QuantizationError) -> [QuantizedLayer] {
     try plan.validate(against: model)
     let layers = try install(on: model)
-    guard let scheme = plan.activations, !dynamicActivations else { return layers }
-    guard !calibration.isEmpty else { throw .noCalibrationData(layer: layers.first?.name ?? "activations") }
-    let observers = layers.map { layer in
+    guard let scheme = plan.activations else { return layers }
+    let residual = residualActivations
+      ? installResidualQuantizers(on: model, activation: dynamicActivations ? .dynamic(scheme) : .float) : []
+    guard !dynamicActivations else { return layers }
+    let points: [ActivationQuantizationPoint] = layers + residual
+    guard !calibration.isEmpty else { throw .noCalibrationData(layer: points.first?.name ?? "activations") }
+    let observers = points.map { point in
       let observer = ActivationObserver()
-      layer.activation = .observing(scheme, observer)
+      point.activation = .observing(scheme, observer)
       return observer
     }
     let context = ForwardContext(training: false)
     for batch in calibration { _ = model.forward(batch, context) }
-    for (layer, observer) in zip(layers, observers) {
-      guard let range = observer.range(activationRanges, scheme: scheme) else { throw .noCalibrationData(layer: layer.name) }
-      layer.activation = .fixed(scheme, range: range)
+    for (point, observer) in zip(points, observers) {
+      guard let range = observer.range(activationRanges, scheme: scheme) else { throw .noCalibrationData(layer: point.name) }
+      point.activation = .fixed(scheme, range: range)
     }
     return layers
   }

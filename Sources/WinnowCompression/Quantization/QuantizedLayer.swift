@@ -11,7 +11,7 @@ import WinnowNN
 /// after, so pruned weights are exactly zero whatever the scheme (binary codes have no zero).
 /// Parameters keep the wrapped layer's names (`weight`, `bias`), plus `weight_step` under LSQ,
 /// so optimizers, checkpoints and masks see the same model.
-public final class QuantizedLayer: Layer {
+public final class QuantizedLayer: Layer, ActivationQuantizationPoint {
   /// How the input is quantized.
   public enum ActivationMode {
     case float
@@ -85,19 +85,8 @@ public final class QuantizedLayer: Layer {
     }
   }
 
-  func quantizedInput(_ x: Tensor) -> Tensor {
-    switch activation {
-    case .float: return x
-    case .dynamic(let scheme): return (try? FakeQuantization.straightThrough(x, scheme: scheme, layer: name)) ?? x
-    case .fixed(let scheme, let range): return (try? FakeQuantization.straightThrough(x, scheme: scheme, ranges: [range], layer: name)) ?? x
-    case .observing(_, let observer):
-      observer.observe(x.detached)
-      return x
-    }
-  }
-
   public func forward(_ input: Tensor, _ context: ForwardContext) -> Tensor {
-    let x = quantizedInput(input), w = quantizedWeight()
+    let x = activation.apply(to: input, layer: name), w = quantizedWeight()
     if let linear = inner as? Linear {
       let y = x.matmul(w, transposeB: true)
       return linear.bias.map { y + $0.effective } ?? y
@@ -137,19 +126,22 @@ extension Layer {
 }
 
 /// Replaces the layer called `name` (dotted, as in ``Layer/namedLayers``) inside its parent
-/// `Sequential`. Layers directly inside other containers (residual blocks) cannot be replaced.
+/// ``LayerContainer`` (a `Sequential`, a residual block).
 func replaceLayer(named name: String, in model: Layer, with layer: Layer) throws(QuantizationError) {
   let parts = name.split(separator: ".").map(String.init)
   let parentName = parts.dropLast().joined(separator: ".")
-  guard let parent = model.namedLayers.first(where: { $0.name == parentName })?.layer as? Sequential,
+  guard let parent = model.namedLayers.first(where: { $0.name == parentName })?.layer as? any LayerContainer,
         let last = parts.last, parent.replaceLayer(named: last, with: layer) else {
-    throw .unsupportedUse(layer: name, scheme: "", reason: "it is not a direct child of a Sequential, so it cannot be wrapped")
+    throw .unsupportedUse(layer: name, scheme: "", reason: "its parent cannot replace children (not a Sequential or residual block), so it cannot be wrapped")
   }
 }
 
-/// Replaces every ``QuantizedLayer`` by its wrapped layer holding the dequantized weights.
+/// Replaces every ``QuantizedLayer`` by its wrapped layer holding the dequantized weights and
+/// turns residual activation quantizers into pass-throughs: a plain model that computes what
+/// the quantized one computes without activation quantization.
 public func bakeQuantization(into model: Layer) {
   for entry in model.namedLayers {
+    if let quantizer = entry.layer as? ActivationQuantizer { quantizer.activation = .float }
     guard let quantized = entry.layer as? QuantizedLayer else { continue }
     try? replaceLayer(named: entry.name, in: model, with: quantized.baked())
   }
