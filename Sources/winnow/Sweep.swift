@@ -10,7 +10,10 @@ struct Sweep: ParsableCommand {
       at every sparsity, fine-tunes each for the same number of epochs, and writes NAME.md (a \
       table), NAME.json and NAME.svg (accuracy against sparsity) into --out. Baselines: \
       random-same-layers (random masks with global magnitude's per-layer sparsities), random-erk, \
-      and small-dense (fewer channels, same parameter count, trained from scratch for the whole budget).
+      small-dense (fewer channels, same parameter count, trained from scratch for the whole budget), \
+      channels-scratch (channel pruning's architecture trained from scratch) and lottery-reinit (the \
+      ticket's mask on a fresh initialisation). Methods that start from a fresh network (snip, grasp, \
+      synflow, srste, set, rigl, lottery) train for --epochs + --finetune-epochs.
       Example: winnow sweep --model lenet5 --data fashion-mnist --epochs 5 --finetune-epochs 2 \
       --sparsities 0.5,0.8,0.9,0.95,0.98 --out results
       """)

@@ -21,6 +21,7 @@ struct WinnowCommand: ParsableCommand {
       Sweep.self,
       Lottery.self,
       Soup.self,
+      SAP.self,
       Embed.self,
       EmbedStudy.self,
       Quantize.self,

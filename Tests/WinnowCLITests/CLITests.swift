@@ -179,6 +179,25 @@ func scratch(_ name: String) -> String {
     #expect(info.status == 0 && info.stdout.contains("global PQI"))
   }
 
+  @Test func sweepRunsTrainingMethodsAndSAPPrunesInRounds() throws {
+    let out = scratch("sweep-training")
+    let r = try winnow(["sweep", "--model", "mlp", "--epochs", "1", "--finetune-epochs", "1", "--limit", "256", "--sparsities", "0.5",
+                        "--methods", "srste,set,rigl,lottery,lottery-reinit,soup,channels-scratch", "--out", out, "--name", "t"])
+    #expect(r.status == 0, "\(r.stderr)")
+    for row in ["| srste 2:4 |", "| set |", "| rigl |", "| lottery |", "| lottery-reinit |", "| soup |", "| channels-scratch |"] {
+      #expect(r.stdout.contains(row), "missing row \(row)")
+    }
+    #expect(FileManager.default.fileExists(atPath: out + "/t.svg"))
+    let sap = try winnow(["sap", try trainedCheckpoint(), "--rounds", "2", "--finetune-epochs", "1", "--limit", "256", "--output", scratch("sap.ckpt")])
+    #expect(sap.status == 0, "\(sap.stderr)")
+    #expect(sap.stdout.contains("round 1: PQ Index") && sap.stdout.contains("round 2: PQ Index") && sap.stdout.contains("SAP: 2 round(s)"))
+    #expect(try winnow(["eval", scratch("sap.ckpt")]).status == 0)
+    for bad in [["--rounds", "0"], ["--beta", "1.5"], ["--scope", "sideways"], ["--p", "2"]] {
+      let failed = try winnow(["sap", try trainedCheckpoint()] + bad)
+      #expect(failed.status != 0 && !failed.stderr.isEmpty, "\(bad)")
+    }
+  }
+
   @Test func pruningAtInitialisationThenTraining() throws {
     for method in ["snip:0.8", "synflow:0.8"] {
       let r = try winnow(["train", "--model", "mlp", "--epochs", "1", "--sparse", method, "--limit", "256"])

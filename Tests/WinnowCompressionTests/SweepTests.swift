@@ -15,8 +15,8 @@ import WinnowNN
     let results = try sweep.run(train: train.subset(Array(0..<256)), test: test.subset(Array(0..<64)))
     let dense0 = results[0]
     #expect(dense0.method == "dense" && dense0.nonZero == dense0.parameters)
-    // 2:4 exists only at 50%; everything else at both sparsities.
-    #expect(results.count == 1 + SweepMethod.allCases.count * 2 - 1)
+    // 2:4 (one-shot and SR-STE) exists only at 50%; everything else at both sparsities.
+    #expect(results.count == 1 + SweepMethod.allCases.count * 2 - 2)
     for r in results where r.method != "dense" {
       #expect(r.nonZero < dense0.parameters, "\(r.method) at \(r.targetSparsity)")
     }
@@ -26,11 +26,45 @@ import WinnowNN
       let counts = results.filter { ["magnitude", "global-magnitude", "gradual", "random-same-layers", "random-erk"].contains($0.method) && $0.targetSparsity == s }.map(\.nonZero)
       #expect(counts.count == 5 && counts.max()! - counts.min()! <= 3, "non-zeros differ at \(s): \(counts)")
     }
+    func row(_ method: String, _ s: Double) -> PruningSweep.Result? {
+      results.first { $0.method == method && $0.targetSparsity == s }
+    }
+    for s in [0.5, 0.8] {
+      // The ticket and its re-initialised control share one mask; the structured baseline is
+      // exactly channel pruning's architecture; the soup keeps its ingredients' mask.
+      #expect(row("lottery", s)?.nonZero == row("lottery-reinit", s)?.nonZero, "lottery masks differ at \(s)")
+      #expect(row("channels-scratch", s)?.parameters == row("channels", s)?.parameters, "architectures differ at \(s)")
+      #expect(row("soup", s)?.nonZero == row("global-magnitude", s)?.nonZero, "soup sparsity differs at \(s)")
+      // Dynamic sparse training keeps ERK's connection count; connections it grows start at 0 and
+      // stay 0 when their input never fires (the digits' blank border), so ≤ rather than =.
+      for method in ["set", "rigl"] {
+        #expect(row(method, s)!.nonZero <= row("random-erk-init", s)!.nonZero, "\(method) at \(s)")
+        #expect(row(method, s)!.nonZero > row("random-erk-init", s)!.nonZero * 8 / 10, "\(method) at \(s)")
+      }
+    }
+    #expect(row("srste 2:4", 0.5)?.nonZero == row("2:4", 0.5)?.nonZero)
     let report = SweepReport(title: "test", results: results)
     #expect(report.markdown.contains("| global-magnitude |"))
     #expect(report.svg.hasPrefix("<svg") && report.svg.contains("small-dense"))
     let decoded = try JSONSerialization.jsonObject(with: report.json) as? [[String: Any]]
     #expect(decoded?.count == results.count)
+  }
+
+  /// Each method is marked ↓ against its own baseline: channels against the same architecture
+  /// from scratch, the ticket against its re-initialised mask, the rest against random pruning.
+  @Test func methodsLosingToTheirBaselineAreMarked() {
+    func result(_ method: String, _ accuracy: Float) -> PruningSweep.Result {
+      PruningSweep.Result(method: method, targetSparsity: 0.9, nonZero: 10, parameters: 100, accuracy: accuracy,
+                          accuracyBeforeFineTuning: nil, seconds: 0, note: nil)
+    }
+    let rows = [result("channels", 0.80), result("channels-scratch", 0.85), result("lottery", 0.90), result("lottery-reinit", 0.88),
+                result("global-magnitude", 0.70), result("random-same-layers", 0.75), result("srste 2:4", 0.78)]
+    let markdown = SweepReport(title: "t", results: rows).markdown
+    #expect(markdown.contains("| channels | 80.00% ↓ (10) |"))
+    #expect(markdown.contains("| lottery | 90.00% (10) |"))
+    #expect(markdown.contains("| global-magnitude | 70.00% ↓ (10) |"))
+    #expect(markdown.contains("| srste 2:4 | 78.00% (10) |"))
+    #expect(markdown.contains("| channels-scratch | 85.00% (10) |"))
   }
 
   @Test func invalidSweepsAreRejected() {

@@ -21,6 +21,12 @@ public struct PruningSweep {
     public var accuracyBeforeFineTuning: Float?
     public var seconds: Double
     public var note: String?
+
+    public init(method: String, targetSparsity: Double, nonZero: Int, parameters: Int, accuracy: Float,
+                accuracyBeforeFineTuning: Float?, seconds: Double, note: String?) {
+      (self.method, self.targetSparsity, self.nonZero, self.parameters) = (method, targetSparsity, nonZero, parameters)
+      (self.accuracy, self.accuracyBeforeFineTuning, self.seconds, self.note) = (accuracy, accuracyBeforeFineTuning, seconds, note)
+    }
   }
 
   public var spec: ModelSpec
@@ -130,6 +136,8 @@ public struct PruningSweep {
       StructuredPruning.apply(graph, removing: removed, to: fresh)
       let epochs = try trainFromScratch(fresh, train)
       return record(method.rawValue, s, fresh, test, before: nil, since: t0, note: "trained from scratch for \(epochs) epochs")
+    case .channelsScratch, .srste, .set, .rigl, .lottery, .lotteryReinit, .soup:
+      return try runTrainingMethod(method, sparsity: s, base: base, names: names, train: train, test: test, since: t0)
     }
     let before = evaluate(model, on: test).accuracy
     try finetuner(model).run(train: train, test: nil)
@@ -154,12 +162,9 @@ public struct PruningSweep {
 
   /// Trains a freshly initialised (pruned) network for the whole budget; returns the epochs.
   func trainFromScratch(_ model: Layer, _ train: Dataset) throws -> Int {
-    var configuration = dense
-    configuration.epochs = dense.epochs + finetuneEpochs
-    let trainer = Trainer(spec: spec, configuration: configuration, model: model)
-    trainer.progress = trainingProgress
+    let trainer = scratchTrainer(model)
     try trainer.run(train: train, test: nil)
-    return configuration.epochs
+    return trainer.configuration.epochs
   }
 
   func finetuner(_ model: Layer) -> Trainer {

@@ -18,7 +18,8 @@ public struct SweepReport: Sendable {
   }
 
   /// One row per method, one column per sparsity: test accuracy and non-zero parameters.
-  /// A method below the random baseline with the same layer sparsities is marked ↓.
+  /// A method below its baseline at the same sparsity (``SweepMethod/baselines``: random
+  /// pruning with the same layer sparsities for most) is marked ↓.
   public var markdown: String {
     var lines = ["## \(title)", ""]
     if let dense = results.first(where: { $0.method == "dense" }) {
@@ -31,17 +32,28 @@ public struct SweepReport: Sendable {
       var cells: [String] = []
       for s in sparsities {
         guard let r = results.first(where: { $0.method == method && $0.targetSparsity == s }) else { cells.append("—"); continue }
-        let baseline = results.first { $0.method == SweepMethod.randomSameLayers.rawValue && $0.targetSparsity == s }
-        let loses = baseline != nil && r.method != baseline!.method && r.accuracy < baseline!.accuracy
+        let loses = baseline(of: method, at: s).map { r.accuracy < $0.accuracy } ?? false
         cells.append(String(format: "%.2f%%%@ (%@)", r.accuracy * 100, loses ? " ↓" : "", compactCount(r.nonZero)))
       }
       lines.append("| \(method) | " + cells.joined(separator: " | ") + " |")
     }
     lines.append("")
-    lines.append("Cells: test accuracy (non-zero parameters). ↓ = below random pruning with the same per-layer sparsities.")
+    lines.append("Cells: test accuracy (non-zero parameters). ↓ = below its baseline at the same sparsity: random pruning "
+      + "with the same per-layer sparsities; for channels the same architecture trained from scratch (or small-dense); "
+      + "for the lottery ticket its mask re-initialised; for pruning at initialisation and SET/RigL random ERK at initialisation.")
     let notes = Set(results.compactMap { r in r.note.map { "\(r.method): \($0)" } }).sorted()
     if !notes.isEmpty { lines.append(""); lines += notes.map { "- \($0)" } }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The result of the first of `method`'s baselines run at sparsity `s`. Rows named after
+  /// their pattern (`2:4`, `srste 2:4`) compare with random pruning.
+  func baseline(of method: String, at s: Double) -> PruningSweep.Result? {
+    let known = SweepMethod(rawValue: method) ?? (method.contains(":") ? .nm : nil)
+    for candidate in known?.baselines ?? [] {
+      if let r = results.first(where: { $0.method == candidate.rawValue && $0.targetSparsity == s }) { return r }
+    }
+    return nil
   }
 
   public var json: Data {
