@@ -12,7 +12,7 @@ import WinnowKernels
     for symmetric in [true, false] {
       let w = Int4LinearWeights.quantizingGroupwise(dense, outputFeatures: n, inputFeatures: k, groupSize: groupSize,
                                                     symmetric: symmetric)
-      for m in [1, 3, 4, 9] {
+      for m in [1, 2, 3, 4, 13] {
         let x = PackedLinearTests.values(m * k, seed: UInt64(m))
         for (activation, b) in [(EpilogueActivation.none, bias), (.relu, nil)] {
           let expected = w.referenceMultiply(x, m: m, bias: b, activation: activation)

@@ -7,7 +7,7 @@ import WinnowKernels
 /// (16-row tile, 64-input block; the other patterns), and the tail group.
 @Suite struct NMSparseTests {
   @Test(arguments: [(2, 4), (1, 4), (2, 8), (4, 8), (1, 2), (8, 16), (2, 3), (16, 16), (3, 16)],
-        [1, 3, 5, 12, 13, 17, 64, 65, 130])
+        [1, 2, 3, 5, 12, 13, 17, 64, 65, 130])
   func kernelsMatchReference(pattern: (Int, Int), m: Int) {
     let (keep, group) = pattern
     let shapes = [(1, group), (17, 5 * group + keep), (33, 64), (16, 130 + keep), (15, 1024 + 3 * group)]
