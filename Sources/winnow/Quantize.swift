@@ -38,6 +38,9 @@ struct Quantize: ParsableCommand {
   @Option(help: "Write the model with dequantized weights here (a checkpoint every command reads).") var output: String?
   @Option(help: "Write the codes, scales and zero points (safetensors, codes stored as exact floats).") var codes: String?
   @Option(help: "Write the plan as JSON.") var savePlan: String?
+  @Option(help: "Write <name>.md, <name>.json and <name>.svg (accuracy by stage, size per tensor) into this directory.")
+  var out: String?
+  @Option(help: "File name stem for --out.") var name: String = "quantize"
   @Option(help: "Threads for BLAS and Winnow's kernels (default: all cores).") var threads: Int?
 
   func validate() throws {
@@ -52,7 +55,8 @@ struct Quantize: ParsableCommand {
   func run() throws {
     applyThreads(threads)
     let (saved, model, train, test) = try loadCheckpoint(checkpoint, for: dataOptions)
-    say(String(format: "float32: accuracy %.2f%%  (%d parameters, %@)", evaluate(model, on: test).accuracy * 100,
+    let float32Accuracy = evaluate(model, on: test).accuracy
+    say(String(format: "float32: accuracy %.2f%%  (%d parameters, %@)", float32Accuracy * 100,
                model.parameterCount, ModelSize(model: model, quantized: [:]).description))
     if foldBatchNorm { say("folded batch norm into: \(BatchNormFolding.fold(model).joined(separator: ", "))") }
     let quantizationPlan = try makePlan(model)
@@ -63,7 +67,10 @@ struct Quantize: ParsableCommand {
                                           residualActivations: !noResidualActivations)
     say("calibrating on \(calibrationData.count) batch(es) of 256 …")
     let layers = try quantizer.apply(to: model, calibration: calibrationData)
-    say(String(format: "ptq:     accuracy %.2f%%", evaluate(model, on: test).accuracy * 100))
+    var summary = QuantizeSummary(checkpoint: checkpoint, plan: plan ?? "\(scheme), activations \(activations)",
+                                  float32Accuracy: float32Accuracy)
+    summary.ptqAccuracy = evaluate(model, on: test).accuracy
+    say(String(format: "ptq:     accuracy %.2f%%", summary.ptqAccuracy * 100))
     var configuration = saved.configuration
     if qatEpochs > 0 {
       try QuantizationAwareTraining.prepare(layers, estimator: QuantizationAwareTraining.Estimator(rawValue: estimator)!)
@@ -75,11 +82,19 @@ struct Quantize: ParsableCommand {
       let trainer = Trainer(spec: saved.spec, configuration: configuration, model: model)
       trainer.progress = ProgressReporter(batchSize: configuration.batchSize)
       try trainer.run(train: train, test: nil)
-      say(String(format: "qat (%@, %d epoch(s)): accuracy %.2f%%", estimator, qatEpochs, evaluate(model, on: test).accuracy * 100))
+      let accuracy = evaluate(model, on: test).accuracy
+      (summary.qatAccuracy, summary.qatEpochs) = (accuracy, qatEpochs)
+      say(String(format: "qat (%@, %d epoch(s)): accuracy %.2f%%", estimator, qatEpochs, accuracy * 100))
     }
     var quantized: [String: QuantizedTensor] = [:]
     for layer in layers { quantized[layer.name] = try layer.quantizedWeightCodes() }
-    say(ModelSize(model: model, quantized: quantized).description)
+    let size = ModelSize(model: model, quantized: quantized)
+    say(size.description)
+    if let out {
+      summary.record(size)
+      try summary.write(directory: out, name: name)
+      say("wrote \(out)/\(name).md, .json, .svg")
+    }
     try writeOutputs(saved: saved, configuration: configuration, model: model, plan: quantizationPlan, layers: layers, quantized: quantized)
   }
 

@@ -36,6 +36,19 @@ import WinnowNN
     #expect(try run(["quantize", try trainedCheckpoint(), "--plan", plan, "--qat-epochs", "1", "--estimator", "lsq"]).status == 0)
   }
 
+  @Test func outWritesMarkdownJSONAndPlot() throws {
+    let dir = path("report")
+    let r = try run(["quantize", try trainedCheckpoint(), "--scheme", "int4-g32", "--calibration-batches", "1",
+                     "--out", dir, "--name", "q4"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let markdown = try String(contentsOfFile: dir + "/q4.md", encoding: .utf8)
+    #expect(markdown.contains("| post-training quantization |") && markdown.contains("| fc1.weight | int4"))
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/q4.json"))) as? [String: Any]
+    let float32Bytes = json?["float32_bytes"] as? Double ?? 0, bytes = json?["bytes"] as? Double ?? 0
+    #expect(float32Bytes > 4 * bytes, "int4 weights should make the model more than 4× smaller: \(float32Bytes) → \(bytes)")
+    #expect(try String(contentsOfFile: dir + "/q4.svg", encoding: .utf8).contains("<svg"))
+  }
+
   @Test(arguments: [["--scheme", "int9-sym-channel"], ["--scheme", "int4-g48"], ["--scheme", "float16"],
                     ["--activations", "int8-sym-channel"], ["--calibration", "median"], ["--estimator", "adam"],
                     ["--plan", "/nonexistent/plan.json"], ["--calibration-batches", "0"], ["--scheme", "fp8-e4m3", "--qat-epochs", "1", "--estimator", "lsq"]])
