@@ -4,14 +4,18 @@
 #
 # Runs `winnow-bench minilm` and `minilm_reference.py` one after the other (never at the same
 # time: their thread pools would fight on a small machine), each with the quiet-sample rule,
-# then prints one Markdown table: median ms per engine and the speed-up over ONNX Runtime fp32
-# at the same batch and threads (above 1 = faster than ORT fp32).
+# then prints one Markdown table: median ms per engine, the speed-up over ONNX Runtime fp32
+# at the same batch and threads (above 1 = faster than ORT fp32), and for Winnow's variants
+# the mean and minimum cosine of their embeddings to Winnow fp32's over 256 generated
+# sentences (winnow-bench's FIDELITY lines; Winnow fp32 itself matches sentence-transformers
+# to cosine 1.0000000, Tests/WinnowNNTests/BERTTests.swift).
 #
 # Usage: Benchmarks/compare_minilm.sh [threads...]      (default: 1 2)
 # Environment: PYTHON (default /work/venv/bin/python, else python3) with the packages pinned in
 #              minilm_reference.py; MODEL_DIR (default: winnow-bench's search, then the PyPI
 #              package's copy); SAMPLES (default 7), WAIT_QUIET (default 10); CPU_TIME=1 times
-#              by process CPU time (use with 1 thread on a busy machine).
+#              by process CPU time (use with 1 thread on a busy machine); PHASES=1 also prints
+#              winnow-bench's per-phase CPU profile of each Winnow variant.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-/work/venv/bin/python}
@@ -23,6 +27,8 @@ THREADS=("$@")
 MODEL_ARGS=()
 CPU_ARGS=()
 [ "${CPU_TIME:-0}" = 1 ] && CPU_ARGS=(--cpu-time)
+PHASE_ARGS=()
+[ "${PHASES:-0}" = 1 ] && PHASE_ARGS=(--phases)
 [ -n "${MODEL_DIR:-}" ] && MODEL_ARGS=(--model-dir "$MODEL_DIR")
 
 swift build -c release --product winnow-bench >&2
@@ -33,7 +39,7 @@ trap 'rm -f "$results"' EXIT
 for t in "${THREADS[@]}"; do
   echo "threads=$t: winnow-bench minilm" >&2
   "$BENCH" minilm --threads "$t" --samples "$SAMPLES" --min-sample-ms 200 --wait-quiet "$WAIT_QUIET" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} \
-    ${CPU_ARGS[@]+"${CPU_ARGS[@]}"} | grep '^RESULT' >>"$results"
+    ${CPU_ARGS[@]+"${CPU_ARGS[@]}"} ${PHASE_ARGS[@]+"${PHASE_ARGS[@]}"} | tee /dev/stderr | grep -E '^(RESULT|FIDELITY)' >>"$results"
   echo "threads=$t: minilm_reference.py" >&2
   "$PYTHON" minilm_reference.py --threads "$t" --samples "$SAMPLES" --wait-quiet "$WAIT_QUIET" \
     ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"} ${CPU_ARGS[@]+"${CPU_ARGS[@]}"} | grep '^RESULT' >>"$results"
@@ -41,16 +47,21 @@ done
 
 "$PYTHON" - "$results" <<'PY'
 import collections, sys
-rows = collections.OrderedDict()
+rows, fidelity = collections.OrderedDict(), {}
 for line in open(sys.argv[1]):
     parts = line.split()
     engine, fields = parts[1], dict(p.split("=", 1) for p in parts[2:])
-    rows[(engine, int(fields["batch"]), int(fields["threads"]))] = fields
-print("| engine | batch × seq | threads | median ms | min ms | max ms | speed-up vs ORT fp32 | samples |")
-print("|---|---|---:|---:|---:|---:|---:|---|")
+    if parts[0] == "FIDELITY":
+        fidelity[engine] = fields
+    else:
+        rows[(engine, int(fields["batch"]), int(fields["threads"]))] = fields
+print("| engine | batch × seq | threads | median ms | min ms | max ms | speed-up vs ORT fp32 | mean / min cosine to Winnow fp32 | samples |")
+print("|---|---|---:|---:|---:|---:|---:|---|---|")
 for (engine, batch, threads), f in sorted(rows.items(), key=lambda r: (r[0][1], r[0][2], r[0][0])):
     base = rows.get(("ort_fp32", batch, threads))
     ratio = f"{float(base['median_ms']) / float(f['median_ms']):.2f}x" if base else "–"
+    cos = fidelity.get(engine)
+    cos = f"{cos['mean_cosine']} / {cos['min_cosine']} ({cos['sentences']} sentences)" if cos else "–"
     print(f"| {engine} | {batch} × {f['seq']} | {threads} | {float(f['median_ms']):.2f} | {float(f['min_ms']):.2f} | "
-          f"{float(f['max_ms']):.2f} | {ratio} | {f['quality'].replace('_', ' ')} |")
+          f"{float(f['max_ms']):.2f} | {ratio} | {cos} | {f['quality'].replace('_', ' ')} |")
 PY

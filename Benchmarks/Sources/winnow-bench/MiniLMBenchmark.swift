@@ -39,7 +39,9 @@ enum MiniLMBenchmark {
     return TokenBatch(sequences: sequences, paddingID: 0)
   }
 
-  static func run(threads: [Int], sampler: QuietSampler, modelDir: String?, phases: Bool) {
+  /// `only`: run only the variants whose key contains it (the fp32 row stays: it is the
+  /// fidelity reference).
+  static func run(threads: [Int], sampler: QuietSampler, modelDir: String?, phases: Bool, only: String? = nil) {
     guard let directory = modelDirectory(modelDir) else {
       say("minilm: no model directory (pass --model-dir, or fetch asset `minilm` into ~/.cache/winnow-assets)\n")
       return
@@ -51,9 +53,10 @@ enum MiniLMBenchmark {
     }
     say("## all-MiniLM-L6-v2 embeddings, seq 128, all tokens real (\(directory))\n")
     say("row kernels: \(RowKernels.isa)\n")
+    let variants = Self.variants.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? true }.map(\.element)
     let inferences = variants.map { BERTInference(embedder.model, pack: $0.pack) }
-    fidelity(embedder, inferences)
-    if phases { profile(embedder, inferences) }
+    fidelity(embedder, variants, inferences)
+    if phases { profile(embedder, variants, inferences) }
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")
     say("|---|---|---:|---:|---:|---:|---:|---|")
     for (batch, tokens) in shapes {
@@ -69,7 +72,7 @@ enum MiniLMBenchmark {
   }
 
   /// Mean and minimum cosine of each variant's embeddings to the first variant's (fp32).
-  static func fidelity(_ embedder: SentenceEmbedder, _ inferences: [BERTInference]) {
+  static func fidelity(_ embedder: SentenceEmbedder, _ variants: [Variant], _ inferences: [BERTInference]) {
     let sentences = EvaluationSentences.generate(count: fidelitySentences, seed: 1)
     let reference = embedder.embed(sentences, using: inferences[0])
     say("| engine | mean cosine to winnow fp32 | min cosine | sentences |\n|---|---:|---:|---:|")
@@ -83,7 +86,7 @@ enum MiniLMBenchmark {
   }
 
   /// Per-phase process CPU time per call (median call of five after one warm-up), one thread.
-  static func profile(_ embedder: SentenceEmbedder, _ inferences: [BERTInference]) {
+  static func profile(_ embedder: SentenceEmbedder, _ variants: [Variant], _ inferences: [BERTInference]) {
     setThreads(1)
     for (batch, tokens) in shapes {
       let input = randomBatch(batch: batch, tokens: tokens, vocabulary: embedder.model.configuration.vocabularySize)

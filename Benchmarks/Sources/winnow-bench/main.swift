@@ -7,7 +7,8 @@ let usage = """
     --samples N        quiet samples per row (default 7)
     --min-sample-ms T  minimum length of one sample (default 100)
     --wait-quiet S     before each sample wait up to S seconds for a quiet machine (default 10)
-    --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT
+    --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT;
+                       minilm: only variants whose key contains TEXT (and fp32)
     --cpu-time         time by process CPU time, all samples quiet (1-thread rows on a busy machine)
     --model-dir D      MiniLM: the model directory (default $WINNOW_ASSETS/minilm or
                        ~/.cache/winnow-assets/minilm)
@@ -90,5 +91,6 @@ for kind in ["nm", "int8", "int4", "binary"] where options.benchmarks.contains(k
   QuantizedBenchmark.run(kind, threads: threads, sampler: sampler)
 }
 if options.benchmarks.contains("minilm") {
-  MiniLMBenchmark.run(threads: threads, sampler: sampler, modelDir: options.modelDir, phases: options.phases)
+  MiniLMBenchmark.run(threads: threads, sampler: sampler, modelDir: options.modelDir, phases: options.phases,
+                      only: options.shapeFilter)
 }
