@@ -53,6 +53,21 @@ import WinnowKernels
     }
   }
 
+  /// The VNNI kernel walks blocks of tokens of ~128 KB of activations (24 tokens at K = 4096:
+  /// 128 Ki / 4096 rounded down to the 12-token tile): M = 61 is two full blocks and a
+  /// partial one ending in a partial tile.
+  @Test func kernelsMatchReferenceAcrossTokenBlocks() {
+    let (m, n, k) = (61, 40, 4096)
+    let w = Int8LinearWeights.quantizingPerChannel(Self.weights(n: n, k: k, seed: 77), outputFeatures: n, inputFeatures: k)
+    let x = PackedLinearTests.values(m * k, seed: 78).map { $0 * 2 - 0.3 }
+    let bias = PackedLinearTests.values(n, seed: 79)
+    let expected = w.referenceMultiply(x, m: m, bias: bias, activation: .none)
+    for path in KernelPath.allCases {
+      Self.expectClose(Self.run(w, x: x, m: m, bias: bias, activation: .none, path: path), expected,
+                       "\(w.kernelName(for: path)) M=\(m) N=\(n) K=\(k)")
+    }
+  }
+
   /// Against fp32: per output, |error| ≤ s_w/2·Σ|x| + s_x/2·Σ|Ŵ| (+ float slack), the bound of
   /// rounding both operands to the nearest step.
   @Test func staysWithinTheQuantizationBoundOfFloat32() {
