@@ -3,7 +3,7 @@ import WinnowCore
 /// Element types other than float32: operators compute in Float32 and round back.
 extension ONNXOperators {
   /// Operators that read the element types of their float inputs themselves.
-  static let typeAware: Set<String> = ["Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Identity", "Constant", "BitCast"]
+  static let typeAware: Set<String> = ["Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Identity", "Constant", "BitCast", "QLinearMatMul", "QLinearConv"]
 
   /// Operators whose output type is that of an input other than the first float one.
   static let typeInput: [String: Int] = ["OneHot": 2]

@@ -120,32 +120,22 @@ extension ONNXOperators {
     return [.floating(Tensor(shape: input.shape, scalars: zip(codes, p.scales).map { $0 * $1 }), as: outputType)]
   }
 
-  /// `(A − a₀)·(B − b₀)` in exact integer arithmetic (int32 result); A of rank ≥ 2, B of
-  /// rank 2; `a₀` per tensor or per row of A, `b₀` per tensor or per column of B.
+  /// `(A − a₀)·(B − b₀)` in exact integer arithmetic (int32 result), batch axes broadcast;
+  /// `a₀` per tensor or per row of A, `b₀` per tensor or per column of B.
   static func matmulInteger(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
     var a = try n.integers(0), b = try n.integers(1)
     let a0 = n.has(2) ? try n.integers(2) : nil, b0 = n.has(3) ? try n.integers(3) : nil
-    guard a.shape.count >= 2, b.shape.count == 2 else { throw n.fail("supports A of rank ≥ 2 and rank-2 B, got \(a.shape) and \(b.shape)") }
-    let (k, columns) = (b.shape[0], b.shape[1])
-    guard a.shape.last == k else { throw n.fail("inner sizes differ: \(a.shape) · \(b.shape)") }
-    let m = a.shape[a.shape.count - 2]
+    guard a.shape.count >= 2, b.shape.count >= 2 else { throw n.fail("supports A and B of rank ≥ 2, got \(a.shape) and \(b.shape)") }
+    let (m, k, columns) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
     if let a0 {
       guard a0.count == 1 || (a0.shape == [m]) else { throw n.fail("zero point of A \(a0.shape) does not fit \(a.shape)") }
-      a.values = a.values.enumerated().map { i, v in v - a0.values[a0.count == 1 ? 0 : (i / k) % m] }
+      a.values = a.values.enumerated().map { i, v in v - a0.values[a0.count == 1 ? 0 : (i / Swift.max(k, 1)) % m] }
     }
     if let b0 {
       guard b0.count == 1 || b0.shape == [columns] else { throw n.fail("zero point of B \(b0.shape) does not fit \(b.shape)") }
       b.values = b.values.enumerated().map { i, v in v - b0.values[b0.count == 1 ? 0 : i % columns] }
     }
-    let rows = a.shape.dropLast().reduce(1, *)
-    var c = [Int64](repeating: 0, count: rows * columns)
-    for r in 0..<rows {
-      for kk in 0..<k {
-        let av = a.values[r * k + kk]
-        if av == 0 { continue }
-        for j in 0..<columns { c[r * columns + j] += av * b.values[kk * columns + j] }
-      }
-    }
-    return [.integer(ONNXIntegers(shape: Array(a.shape.dropLast()) + [columns], values: c.map { TensorProto.DataType.int32.wrapping($0) }, dataType: .int32))]
+    let (c, shape) = try integerMatmul(a, b, n)
+    return [.integer(ONNXIntegers(shape: shape, values: c.map { TensorProto.DataType.int32.wrapping($0) }, dataType: .int32))]
   }
 }

@@ -19,6 +19,7 @@ enum ONNXOperators {
     .merging(rearrange) { $1 }
     .merging(bitwise) { $1 }
     .merging(indexing) { $1 }
+    .merging(integerDomain) { $1 }
 
   /// Names of every supported operator, sorted (for `winnow import` and docs).
   static var supported: [String] { table.keys.sorted() }
