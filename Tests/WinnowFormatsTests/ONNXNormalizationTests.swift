@@ -73,4 +73,18 @@ import WinnowFormats
     let expected: [Float] = [9, 35, 27].map { Float(pow(Double($0), 1.0 / 3)) }
     #expect(zip(y.scalars, expected).allSatisfy { abs($0 - $1) < 1e-5 }, "\(y.scalars)")
   }
+
+  /// CenterCropPad on integers: padding reads zeros, an odd difference leaves the extra at the end.
+  @Test func centerCropPadCentersIntegers() throws {
+    for (size, expected) in [(6, [0, 1, 2, 3, 0, 0] as [Int64]), (1, [2])] {
+      var graph = ONNXGraphBuilder(name: "crop")
+      let x = graph.addInput("x", shape: [3], dataType: .int32)
+      let shape = graph.addInitializer("shape", .integer(ONNXIntegers(shape: [1], values: [Int64(size)])))
+      let y = graph.addNode("CenterCropPad", [x, shape])[0]
+      graph.addOutput(y, shape: [size], dataType: .int32)
+      let model = try ONNXModel(bytes: graph.model().serializedBytes(), file: "crop.onnx")
+      let output = try model.run(["x": .integer(ONNXIntegers(shape: [3], values: [1, 2, 3], dataType: .int32))])
+      #expect(output[y] == .integer(ONNXIntegers(shape: [size], values: expected, dataType: .int32)))
+    }
+  }
 }
