@@ -15,6 +15,20 @@ public enum MaskSelection {
     return MaskSet(masks)
   }
 
+  /// Masks that prune exactly as many weights of each layer as `masks` do, chosen by `scores`
+  /// instead (the random baseline "same layer sparsities" when the scores are random). Unlike a
+  /// plan of realised sparsities this also reproduces a layer that `masks` emptied entirely,
+  /// which global pruning at high sparsity does.
+  public static func sameCounts(as masks: MaskSet, scores: [String: Tensor]) throws(PruningError) -> MaskSet {
+    var result: [String: Tensor] = [:]
+    for (name, mask) in masks.masks.sorted(by: { $0.key < $1.key }) {
+      guard let score = scores[name], score.shape == mask.shape else { throw .unknownLayer(name, known: scores.keys.sorted()) }
+      let pruned = mask.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+      result[name] = maskPruningLowest(score, count: pruned)
+    }
+    return MaskSet(result)
+  }
+
   /// Prunes `sparsity` of all the named layers together, ranking every weight against every
   /// other (PyTorch's `global_unstructured`). `names` fixes the order of concatenation.
   public static func global(scores: [String: Tensor], names: [String], sparsity: Double) throws(PruningError) -> MaskSet {

@@ -111,6 +111,23 @@ private func countZeros(_ t: Tensor) -> Int { t.scalars.filter { $0 == 0 }.count
     #expect(a != c)
   }
 
+  /// The sweep's "random, same layer sparsities" baseline: exact per-layer counts, including a
+  /// layer that global pruning emptied (which a plan of sparsities cannot express).
+  @Test func sameCountsReproducesEveryLayerIncludingAnEmptiedOne() throws {
+    let model = lenet()
+    var masks = try Pruning.magnitude(lenet(), sparsity: 0.9, global: true)
+    masks.masks["conv1.weight"] = Tensor.zeros(like: masks.masks["conv1.weight"]!)
+    let names = masks.masks.keys.sorted()
+    let chosen = try MaskSelection.sameCounts(as: masks, scores: ImportanceScores.random(of: model, names: names, seed: 7))
+    func zeros(_ t: Tensor) -> Int { t.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+    for name in names { #expect(zeros(chosen.masks[name]!) == zeros(masks.masks[name]!), "\(name)") }
+    #expect(chosen.masks["fc1.weight"] != masks.masks["fc1.weight"], "random scores should choose other weights")
+    try chosen.apply(to: model)
+    var conv1: [Float] = []
+    model.visitParameters { name, p in if name == "conv1.weight" { conv1 = p.effective.scalars } }
+    #expect(!conv1.isEmpty && conv1.allSatisfy { $0 == 0 })
+  }
+
   @Test func erdosRenyiKernelMeetsTheBudgetAndFavoursSmallLayers() throws {
     let shapes = prunableParameters(of: lenet())
     let sparsities = try LayerAllocation.erdosRenyiKernel.sparsities(for: shapes, globalSparsity: 0.9)

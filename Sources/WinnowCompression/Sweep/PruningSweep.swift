@@ -124,7 +124,8 @@ public struct PruningSweep {
     case .randomSameLayers:
       let reference = try clone(base)
       let masks = try Pruning.magnitude(reference, sparsity: s, global: true, names: names)
-      try Pruning.apply(PruningPlan(realizing: masks), to: model, scores: ImportanceScores.random(of: model, names: names, seed: dense.seed &+ 101))
+      try MaskSelection.sameCounts(as: masks, scores: ImportanceScores.random(of: model, names: names, seed: dense.seed &+ 101))
+        .apply(to: model)
     case .randomERK:
       try Pruning.random(model, sparsity: s, allocation: .erdosRenyiKernel, seed: dense.seed &+ 202)
     case .channels:
