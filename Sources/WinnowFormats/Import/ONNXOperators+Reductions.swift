@@ -72,19 +72,27 @@ extension ONNXOperators {
     }
   }
 
+  /// The cumulative `combine` of integers along `axis` (CumSum/CumProd on integer tensors),
+  /// exact: output k folds input positions 0…k (or k…end when `reverse`), without k itself
+  /// when `exclusive`.
+  static func integerScan(_ x: ONNXIntegers, axis: Int, exclusive: Bool, reverse: Bool, initial: Int64,
+                          _ combine: (Int64, Int64) -> Int64) -> ONNXIntegers {
+    let (length, inner) = (x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+    var out = x.values
+    for i in 0..<x.count {
+      let (o, k, r) = (i / (length * inner), (i / inner) % length, i % inner)
+      let range = reverse ? (exclusive ? k + 1 : k)..<length : 0..<(exclusive ? k : k + 1)
+      out[i] = range.reduce(initial) { combine($0, x.values[(o * length + $1) * inner + r]) }
+    }
+    return ONNXIntegers(shape: x.shape, values: out, dataType: x.dataType)
+  }
+
   /// Cumulative sum along `axis` as a product with a triangular 0/1 matrix (differentiable).
   static func cumulativeSum(_ n: ONNXNode) throws(ONNXError) -> [ONNXValue] {
     let axis = try n.axis(Int(clamping: try n.integers(1).values.first ?? 0), rank: try n.value(0).shape.count)
     let exclusive = n.int("exclusive", default: 0) != 0, reverse = n.int("reverse", default: 0) != 0
     if case .integer(let x) = try n.value(0) {
-      let (length, inner) = (x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
-      var out = x.values
-      for i in 0..<x.count {
-        let (o, k, r) = (i / (length * inner), (i / inner) % length, i % inner)
-        let range = reverse ? (exclusive ? k + 1 : k)..<length : 0..<(exclusive ? k : k + 1)
-        out[i] = range.reduce(0) { $0 &+ x.values[(o * length + $1) * inner + r] }
-      }
-      return [.integer(ONNXIntegers(shape: x.shape, values: out, dataType: x.dataType))]
+      return [.integer(integerScan(x, axis: axis, exclusive: exclusive, reverse: reverse, initial: 0) { $0 &+ $1 })]
     }
     let x = try n.float(0)
     let length = x.shape[axis]
@@ -109,14 +117,7 @@ extension ONNXOperators {
     let axis = try n.axis(Int(clamping: try n.integers(1).values.first ?? 0), rank: try n.value(0).shape.count)
     let exclusive = n.int("exclusive", default: 0) != 0, reverse = n.int("reverse", default: 0) != 0
     if case .integer(let x) = try n.value(0) {
-      let (length, inner) = (x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
-      var out = x.values
-      for i in 0..<x.count {
-        let (o, k, r) = (i / (length * inner), (i / inner) % length, i % inner)
-        let range = reverse ? (exclusive ? k + 1 : k)..<length : 0..<(exclusive ? k : k + 1)
-        out[i] = range.reduce(1) { x.dataType.wrapping($0 &* x.values[(o * length + $1) * inner + r]) }
-      }
-      return [.integer(ONNXIntegers(shape: x.shape, values: out, dataType: x.dataType))]
+      return [.integer(integerScan(x, axis: axis, exclusive: exclusive, reverse: reverse, initial: 1) { x.dataType.wrapping($0 &* $1) })]
     }
     let x = try n.float(0)
     let length = x.shape[axis]
