@@ -188,6 +188,31 @@ private func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> [Double]
     #expect(loaded(x) == model(x))
   }
 
+  /// Convolutions inside ResNet basic blocks (children of a residual block, not of a
+  /// Sequential) factorize in place, and the factorized checkpoint loads back.
+  @Test func residualBlockConvolutionsFactorizeAndLoadBack() throws {
+    let spec = ModelSpec(.resnet8, inputShape: [1, 12, 12], classes: 4)
+    let model = spec.build(seed: 2)
+    let eligible = LowRankFactorization.eligibleLayers(of: model)
+    #expect(eligible.contains("layer1.0.conv1") && eligible.contains("layer2.0.conv2") && eligible.contains("layer2.0.shortcut.0"))
+    let x = randomTensor([2, 1, 12, 12], seed: 5)
+    let before = model(x)
+    // Full rank (16 of 16·9 = 144 columns) reproduces the block exactly up to rounding.
+    let entries = try LowRankFactorization.factorize(model, selection: .rank(16), layers: ["layer1.0.conv1"], onlyWhenSmaller: false)
+    #expect(entries.first?.factorized == true && model.parameterShapes.contains { $0.name == "layer1.0.conv1.first.weight" })
+    #expect(allClose(model(x), before, rtol: 1e-3, atol: 1e-4))
+    try LowRankFactorization.factorize(model, selection: .rank(4), layers: ["layer2.0.conv2"])
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lowrank-resnet-\(getpid()).ckpt").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var configuration = TrainingConfiguration()
+    configuration.epochs = 1
+    try Checkpoint(spec: spec, configuration: configuration, state: TrainingState(seed: 0), model: model,
+                   optimizer: configuration.makeOptimizer()).write(path: path)
+    let loaded = try loadModel(from: try Checkpoint.read(path: path), file: path)
+    #expect(loaded.parameterShapes.map(\.name) == model.parameterShapes.map(\.name))
+    #expect(allClose(loaded(x), model(x), rtol: 1e-5, atol: 1e-6))
+  }
+
   @Test func factorShapesThatDoNotFitTheLayerAreRejected() throws {
     let spec = ModelSpec(.lenet5, inputShape: [1, 16, 16], classes: 4)
     // Chained but the wrong input width for fc1, a Linear-shaped factor for conv2, and rank 0.

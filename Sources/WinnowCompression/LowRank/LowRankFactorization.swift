@@ -56,17 +56,17 @@ public struct FactorizationEntry: Sendable, Codable, Hashable {
 /// `W ≈ U_r·Σ_r·V_rᵀ` (Eckart–Young: the best rank-`r` approximation) is split as
 /// `second = U_r·√Σ_r`, `first = √Σ_r·V_rᵀ`. A convolution's `N×C×kH×kW` weight is read as
 /// the `N×(C·kH·kW)` matrix; `first` becomes a `kH×kW` convolution with `r` outputs and
-/// `second` a `1×1` convolution. Layers must be children of a ``Sequential`` (the factorized
+/// `second` a `1×1` convolution. Layers must be children of a ``LayerContainer`` (the factorized
 /// layer takes the dense layer's place and name, so `fc1.weight` becomes `fc1.first.weight`
 /// and `fc1.second.weight`, `fc1.second.bias`).
 public enum LowRankFactorization {
   /// Dotted names of the layers that can be factorized: `Linear` and ungrouped `Conv2d`
-  /// children of a `Sequential`, in visiting order.
+  /// children of a `Sequential` or a residual block (any ``LayerContainer``), in visiting order.
   public static func eligibleLayers(of model: Layer) -> [String] {
     let layers = model.namedLayers
     let byName = Dictionary(layers.map { ($0.name, $0.layer) }, uniquingKeysWith: { a, _ in a })
     return layers.compactMap { name, layer in
-      guard !name.isEmpty, byName[parentName(of: name)] is Sequential else { return nil }
+      guard !name.isEmpty, byName[parentName(of: name)] is LayerContainer else { return nil }
       if layer is Linear { return name }
       if let conv = layer as? Conv2d, conv.groups == 1 { return name }
       return nil
@@ -97,8 +97,8 @@ public enum LowRankFactorization {
     for name in targets {
       guard let layer = byName[name] else { throw .unknownLayer(name, known: eligible) }
       guard eligible.contains(name), let matrix = weightMatrix(of: layer),
-            let parent = byName[parentName(of: name)] as? Sequential else {
-        throw .unsupportedLayer(name, reason: "only Linear and ungrouped Conv2d layers inside a Sequential can be factorized")
+            let parent = byName[parentName(of: name)] as? LayerContainer else {
+        throw .unsupportedLayer(name, reason: "only Linear and ungrouped Conv2d layers inside a Sequential or residual block can be factorized")
       }
       let svd = SingularValueDecomposition(matrix)
       let rank = try selection.rank(for: svd, layer: name)
@@ -139,7 +139,7 @@ public enum LowRankFactorization {
     var replaced: [String] = []
     for name in eligibleLayers(of: model) {
       guard let first = shapes[name + ".first.weight"], let second = shapes[name + ".second.weight"] else { continue }
-      let layer = byName[name]!, parent = byName[parentName(of: name)] as! Sequential
+      let layer = byName[name]!, parent = byName[parentName(of: name)] as! LayerContainer
       // The shapes come from a file: they must be exactly a rank-r factorization of this
       // layer, or the first forward pass would hit a shape precondition.
       let rank = first.first ?? 0, w = weightMatrix(of: layer)?.shape ?? []
