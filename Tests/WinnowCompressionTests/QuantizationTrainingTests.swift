@@ -221,13 +221,18 @@ import WinnowTestSupport
     var weightsBefore: [Tensor] = []
     model.visitParameters { _, p in weightsBefore.append(p.value) }
     let schemes: [QuantizationScheme] = [8, 4, 2].map { .integer(bits: $0, symmetric: true, granularity: .perChannel) }
-    let analysis = SensitivityAnalysis(compressions: schemes.map { .quantization($0) } + [.pruning(sparsity: 0.9)])
+    let analysis = SensitivityAnalysis(compressions: schemes.map { .quantization($0) } + [.pruning(sparsity: 0.9)]
+                                         + [.rank(fraction: 1), .rank(fraction: 0.25)])
     let report = try analysis.run(model: model, evaluate: { m in let r = evaluate(m, on: test); return (r.accuracy, r.loss) })
-    #expect(report.entries.count == 4 * 4)
+    #expect(report.entries.count == 4 * 6)
+    // Full rank reconstructs the weights (up to rounding): the loss stays the baseline's.
+    for e in report.entries where e.rankFraction == 1 { #expect(abs(e.loss - report.baselineLoss) < 1e-3, "\(e.layer)") }
+    #expect(report.entries.contains { $0.rankFraction == 0.25 && $0.loss != report.baselineLoss })
     var weightsAfter: [Tensor] = []
     model.visitParameters { _, p in weightsAfter.append(p.value) }
     #expect(weightsAfter == weightsBefore && model.parameterShapes.map(\.name) == snapshot)
-    #expect(report.markdown.contains("| conv1 |") && report.svg(pruning: false) != nil && report.svg(pruning: true) != nil)
+    #expect(report.markdown.contains("| conv1 |") && report.svg(.bits) != nil && report.svg(.sparsity) != nil
+            && report.svg(.rank) != nil)
     let int8Bits = try quantizableLayers(of: model).reduce(0) {
       $0 + (try MixedPrecision.storageBits(schemes[0], shape: $1.weightShape, layer: $1.name))
     }

@@ -5,18 +5,23 @@ import WinnowNN
 /// Per-layer sensitivity (survey of Gholami et al., §V-A; "Pareto-Optimal Quantized ResNet"):
 /// the model's accuracy and loss when exactly one layer is compressed and all others are
 /// left alone. Quantization is weight-only fake quantization; pruning is layer-wise magnitude
-/// pruning (``Pruning/magnitude(_:sparsity:global:names:)``). Every layer is restored after
+/// pruning (``Pruning/magnitude(_:sparsity:global:names:)``); rank is the truncated SVD of the
+/// layer's `N×K` weight matrix (what ``LowRankFactorization`` computes, without changing the
+/// architecture). Every layer is restored after
 /// its measurement, so the model ends as it started.
 public struct SensitivityAnalysis {
   /// One way of compressing a layer.
   public enum Compression: Hashable, Sendable, CustomStringConvertible {
     case quantization(QuantizationScheme)
     case pruning(sparsity: Double)
+    /// Keep `fraction` of the layer's full rank min(N, K) (at least 1).
+    case rank(fraction: Double)
 
     public var description: String {
       switch self {
       case .quantization(let scheme): return scheme.description
       case .pruning(let s): return "prune-\(formatPercent(s))"
+      case .rank(let f): return "rank-\(formatPercent(f))"
       }
     }
   }
@@ -27,6 +32,8 @@ public struct SensitivityAnalysis {
     /// Bits per weight for quantization, nil for pruning.
     public var bits: Int?
     public var sparsity: Double?
+    /// Fraction of the full rank kept, nil unless a rank entry.
+    public var rankFraction: Double?
     public var accuracy: Float
     public var loss: Float
     public var weights: Int
@@ -52,13 +59,14 @@ public struct SensitivityAnalysis {
       }
       for compression in compressions {
         let (accuracy, loss) = try measure(compression, layer: entry, model: model, evaluate: evaluate)
-        var bits: Int?, sparsity: Double?
+        var bits: Int?, sparsity: Double?, rankFraction: Double?
         switch compression {
         case .quantization(let scheme): bits = scheme.bitsPerElement
         case .pruning(let s): sparsity = s
+        case .rank(let f): rankFraction = f
         }
         entries.append(Entry(layer: name, compression: compression.description, bits: bits, sparsity: sparsity,
-                             accuracy: accuracy, loss: loss, weights: entry.weightShape.reduce(1, *)))
+                             rankFraction: rankFraction, accuracy: accuracy, loss: loss, weights: entry.weightShape.reduce(1, *)))
       }
       progress("sensitivity: \(name) done (\(compressions.count) settings)")
     }
@@ -79,13 +87,19 @@ public struct SensitivityAnalysis {
       model.visitParameters { name, p in if name == parameterName { p.value = quantized } }
     case .pruning(let sparsity):
       try Pruning.magnitude(model, sparsity: sparsity, global: false, names: [parameterName])
+    case .rank(let fraction):
+      let weight = original.effective.detached
+      let svd = SingularValueDecomposition(weight.reshaped([weight.shape[0], -1]).detached)
+      let rank = min(svd.k, max(1, Int((fraction * Double(svd.k)).rounded())))
+      let truncated = svd.truncated(rank: rank).reshaped(weight.shape).detached
+      model.visitParameters { name, p in if name == parameterName { p.value = truncated } }
     }
     return evaluate(model)
   }
 }
 
 /// Sensitivity results: markdown table, JSON and SVG plots (accuracy against bits per
-/// weight, and against sparsity), one line per layer.
+/// weight, against sparsity and against rank kept), one line per layer.
 public struct SensitivityReport: Codable, Sendable, Equatable {
   public var baselineAccuracy: Float
   public var baselineLoss: Float
@@ -126,32 +140,54 @@ public struct SensitivityReport: Codable, Sendable, Equatable {
     return (try? encoder.encode(self)) ?? Data()
   }
 
-  /// Accuracy against bits per weight (quantization) or sparsity (pruning); nil when no entry has that kind.
-  public func svg(pruning: Bool) -> String? {
+  /// The x axis of a sensitivity plot.
+  public enum PlotKind: String, CaseIterable, Sendable {
+    case bits, sparsity, rank
+
+    var axisLabel: String {
+      switch self {
+      case .bits: "bits per weight of that layer"
+      case .sparsity: "sparsity of that layer (%)"
+      case .rank: "rank kept in that layer (% of full rank)"
+      }
+    }
+
+    func x(_ e: Entry) -> Double? {
+      switch self {
+      case .bits: e.bits.map(Double.init)
+      case .sparsity: e.sparsity.map { $0 * 100 }
+      case .rank: e.rankFraction.map { $0 * 100 }
+      }
+    }
+  }
+
+  /// Accuracy against bits per weight, sparsity or rank kept; nil when no entry has that kind.
+  public func svg(_ kind: PlotKind) -> String? {
     let series = layers.compactMap { layer -> SVGLinePlot.Series? in
       let points = entries.filter { $0.layer == layer }.compactMap { e -> (x: Double, y: Double)? in
-        let x = pruning ? e.sparsity.map { $0 * 100 } : e.bits.map(Double.init)
+        let x = kind.x(e)
         return x.map { ($0, Double(e.accuracy) * 100) }
       }.sorted { $0.x < $1.x }
       return points.isEmpty ? nil : SVGLinePlot.Series(name: layer, points: points)
     }
     guard !series.isEmpty else { return nil }
     var plot = SVGLinePlot(title: "Per-layer sensitivity (baseline \(String(format: "%.2f%%", baselineAccuracy * 100)))",
-                           xLabel: pruning ? "sparsity of that layer (%)" : "bits per weight of that layer",
+                           xLabel: kind.axisLabel,
                            yLabel: "test accuracy (%)", series: series)
     plot.yFormat = { String(format: "%.1f", $0) }
     return plot.render()
   }
 
-  /// Writes `name.md`, `name.json`, and `name-bits.svg` / `name-sparsity.svg` when they have data.
+  /// Writes `name.md`, `name.json`, and `name-bits.svg` / `name-sparsity.svg` / `name-rank.svg`
+  /// when they have data.
   public func write(to directory: String, name: String) throws {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let base = URL(fileURLWithPath: directory).appendingPathComponent(name)
     try Data(markdown.utf8).write(to: base.appendingPathExtension("md"), options: .atomic)
     try json.write(to: base.appendingPathExtension("json"), options: .atomic)
-    for (pruning, suffix) in [(false, "-bits"), (true, "-sparsity")] {
-      if let svg = svg(pruning: pruning) {
-        try Data(svg.utf8).write(to: URL(fileURLWithPath: base.path + suffix + ".svg"), options: .atomic)
+    for kind in PlotKind.allCases {
+      if let svg = svg(kind) {
+        try Data(svg.utf8).write(to: URL(fileURLWithPath: base.path + "-\(kind.rawValue).svg"), options: .atomic)
       }
     }
   }
