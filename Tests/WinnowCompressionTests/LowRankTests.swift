@@ -172,17 +172,22 @@ private func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> [Double]
     #expect("\(LowRankError.invalidRank(layer: "fc1", rank: 9, maximum: 8))".contains("fc1"))
   }
 
-  @Test func factorizedCheckpointLoadsBack() throws {
-    let spec = ModelSpec(.lenet5, inputShape: [1, 16, 16], classes: 4)
-    let model = spec.build(seed: 1)
-    try LowRankFactorization.factorize(model, selection: .rank(3), layers: ["conv2", "fc1"])
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lowrank-\(getpid()).ckpt").path
+  /// Writes `model` as a checkpoint and loads it back the way every command does.
+  private func checkpointRoundTrip(_ model: Layer, spec: ModelSpec) throws -> Layer {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lowrank-\(getpid())-\(spec.architecture).ckpt").path
     defer { try? FileManager.default.removeItem(atPath: path) }
     var configuration = TrainingConfiguration()
     configuration.epochs = 1
     try Checkpoint(spec: spec, configuration: configuration, state: TrainingState(seed: 0), model: model,
                    optimizer: configuration.makeOptimizer()).write(path: path)
-    let loaded = try loadModel(from: try Checkpoint.read(path: path), file: path)
+    return try loadModel(from: try Checkpoint.read(path: path), file: path)
+  }
+
+  @Test func factorizedCheckpointLoadsBack() throws {
+    let spec = ModelSpec(.lenet5, inputShape: [1, 16, 16], classes: 4)
+    let model = spec.build(seed: 1)
+    try LowRankFactorization.factorize(model, selection: .rank(3), layers: ["conv2", "fc1"])
+    let loaded = try checkpointRoundTrip(model, spec: spec)
     #expect(loaded.parameterShapes.map(\.name) == model.parameterShapes.map(\.name))
     let x = randomTensor([2, 1, 16, 16], seed: 3)
     #expect(loaded(x) == model(x))
@@ -202,13 +207,7 @@ private func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> [Double]
     #expect(entries.first?.factorized == true && model.parameterShapes.contains { $0.name == "layer1.0.conv1.first.weight" })
     #expect(allClose(model(x), before, rtol: 1e-3, atol: 1e-4))
     try LowRankFactorization.factorize(model, selection: .rank(4), layers: ["layer2.0.conv2"])
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lowrank-resnet-\(getpid()).ckpt").path
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    var configuration = TrainingConfiguration()
-    configuration.epochs = 1
-    try Checkpoint(spec: spec, configuration: configuration, state: TrainingState(seed: 0), model: model,
-                   optimizer: configuration.makeOptimizer()).write(path: path)
-    let loaded = try loadModel(from: try Checkpoint.read(path: path), file: path)
+    let loaded = try checkpointRoundTrip(model, spec: spec)
     #expect(loaded.parameterShapes.map(\.name) == model.parameterShapes.map(\.name))
     #expect(allClose(loaded(x), model(x), rtol: 1e-5, atol: 1e-6))
   }
