@@ -138,8 +138,9 @@ public enum LowRankFactorization {
     let byName = Dictionary(model.namedLayers.map { ($0.name, $0.layer) }, uniquingKeysWith: { a, _ in a })
     var replaced: [String] = []
     for name in eligibleLayers(of: model) {
-      guard let first = shapes[name + ".first.weight"], let second = shapes[name + ".second.weight"] else { continue }
-      let layer = byName[name]!, parent = byName[parentName(of: name)] as! LayerContainer
+      // Both lookups succeed for an eligible layer; a guard keeps that from being a trap.
+      guard let first = shapes[name + ".first.weight"], let second = shapes[name + ".second.weight"],
+            let layer = byName[name], let parent = byName[parentName(of: name)] as? LayerContainer else { continue }
       // The shapes come from a file: they must be exactly a rank-r factorization of this
       // layer, or the first forward pass would hit a shape precondition.
       let rank = first.first ?? 0, w = weightMatrix(of: layer)?.shape ?? []
