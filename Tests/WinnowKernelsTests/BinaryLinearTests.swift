@@ -2,9 +2,10 @@ import Testing
 import WinnowKernels
 
 /// XNOR-popcount kernels (native VPOPCNTDQ and portable) against the reference twin on
-/// unpacked ±1 signs, over the 4-token × 16-row tile and 64-bit word edges.
+/// unpacked ±1 signs, over the 4-token × 16-row tile, 64-bit word and 16-input (binarisation
+/// vector) edges.
 @Suite struct BinaryLinearTests {
-  @Test(arguments: [1, 3, 4, 5, 9], [(1, 1), (7, 63), (8, 64), (16, 65), (17, 128), (33, 200)])
+  @Test(arguments: [1, 3, 4, 5, 9], [(1, 1), (3, 17), (7, 63), (8, 64), (16, 65), (18, 48), (17, 128), (33, 200)])
   func kernelsMatchReferenceOnTileEdges(m: Int, shape: (Int, Int)) {
     let (n, k) = shape
     let dense = PackedLinearTests.values(n * k, seed: UInt64(n * 7 + k))

@@ -119,6 +119,8 @@ void winnow_qs8_gemm_vnni(int m, int n, int k, const uint8_t *q, int q_stride, c
 void winnow_xnor_pack_panels(const uint64_t *signs, int n, int words, uint64_t *panels);
 /// Sign bits (x ≥ 0 → 1) of M tokens, ⌈K/64⌉ words each (padding bits 0), and β = mean |x|.
 void winnow_binarize_rows(const float *x, int m, int k, uint64_t *bits, float *betas);
+/// The same with AVX-512 compares (identical bits; β summed in another order). Requires AVX-512F.
+void winnow_binarize_rows_avx512(const float *x, int m, int k, uint64_t *bits, float *betas);
 /// Portable XNOR GEMM for output features [row_begin, row_end) on row-major sign words.
 void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
                                const uint64_t *signs, const float *alphas, const float *bias, int relu,

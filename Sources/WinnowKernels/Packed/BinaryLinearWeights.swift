@@ -93,7 +93,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     multiply(x, m: m, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
   }
 
-  /// Binarises the tokens (portable C, `O(M·K)`), then the XNOR-popcount GEMM with the epilogue
+  /// Binarises the tokens (`O(M·K)`; AVX-512 compares on the native path), then the XNOR-popcount GEMM with the epilogue
   /// fused; output rows split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -104,7 +104,11 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     let relu: Int32 = activation == .relu ? 1 : 0
     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, m * words)) { bits in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { betas in
-        winnow_binarize_rows(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
+        if usesNative(path) {
+          winnow_binarize_rows_avx512(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
+        } else {
+          winnow_binarize_rows(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
+        }
         let (bits, betas) = (UnsafePointer(bits.baseAddress!), UnsafePointer(betas.baseAddress!))
         scales.withUnsafeBufferPointer { alphas in
           if usesNative(path) {
