@@ -65,7 +65,39 @@ void winnow_cpu_brand(char *buffer, int size) {
 }
 
 #elif defined(__aarch64__)
-uint32_t winnow_cpu_features(void) { return WINNOW_CPU_NEON; }
+// Advanced SIMD (NEON) is part of the ARMv8-A base, so every arm64 CPU has it; the dot
+// product instructions (SDOT/UDOT, FEAT_DotProd, optional from ARMv8.2) are asked of the
+// operating system: the HWCAP bits the kernel exports on Linux, sysctl on Apple systems.
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+
+static int has_dot_product(void) {
+  int value = 0;
+  size_t size = sizeof value;
+  if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &value, &size, NULL, 0) != 0) return 0;
+  return value != 0;
+}
+#elif defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20)  // arch/arm64/include/uapi/asm/hwcap.h
+#endif
+
+static int has_dot_product(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
+#else
+static int has_dot_product(void) { return 0; }
+#endif
+
+uint32_t winnow_cpu_features(void) {
+  static volatile int64_t cached = -1;  // as on x86: detected once, a benign race
+  int64_t value = cached;
+  if (value < 0) {
+    value = WINNOW_CPU_NEON | (has_dot_product() ? WINNOW_CPU_NEON_DOTPROD : 0);
+    cached = value;
+  }
+  return (uint32_t)value;
+}
+
 void winnow_cpu_brand(char *buffer, int size) {
   if (size > 0) { strncpy(buffer, "arm64", (size_t)size - 1); buffer[size - 1] = 0; }
 }

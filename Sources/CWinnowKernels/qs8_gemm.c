@@ -13,8 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-static inline int minimum_int(int a, int b) { return a < b ? a : b; }
-
 size_t winnow_qs8_packed_bytes(int n, int k) {
   return (size_t)((n + 31) / 32) * (size_t)((k + 3) / 4) * 128;
 }
@@ -94,6 +92,8 @@ void winnow_qs8_gemm_portable(int m, int n, int k, const uint8_t *q, int q_strid
 #define WINNOW_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define TOKEN_TILE 12
 #define QS8_BLOCK_BYTES (128 * 1024)
+
+static inline int minimum_int(int a, int b) { return a < b ? a : b; }
 
 /// MR tokens × 32 outputs over all of K, then the float epilogue into Y.
 WINNOW_VNNI static inline __attribute__((always_inline)) void qs8_tile(

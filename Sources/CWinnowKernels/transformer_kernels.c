@@ -125,6 +125,7 @@ VARIANTS(layer_norm,
          (float *x, const float *residual, const float *gamma, const float *beta, size_t rows, size_t width, float eps),
          (x, residual, gamma, beta, rows, width, eps))
 
+#if defined(__x86_64__)
 // 2 = AVX-512, 1 = AVX2 + FMA, 0 = portable; decided on first use (a benign race: every
 // thread computes the same value).
 static int isa_level(void) {
@@ -138,7 +139,6 @@ static int isa_level(void) {
   return level;
 }
 
-#if defined(__x86_64__)
 #define DISPATCH(name, args)                 \
   switch (isa_level()) {                     \
   case 2: name##_avx512 args; return;        \

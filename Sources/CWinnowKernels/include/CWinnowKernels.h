@@ -15,6 +15,7 @@ enum {
   WINNOW_CPU_NEON = 1u << 7,
   WINNOW_CPU_AVX512VL = 1u << 8,
   WINNOW_CPU_AVX512VPOPCNTDQ = 1u << 9,
+  WINNOW_CPU_NEON_DOTPROD = 1u << 10,  // arm64 SDOT/UDOT (FEAT_DotProd)
 };
 
 /// Returns the WINNOW_CPU_* bits this processor and operating system support.
@@ -163,3 +164,36 @@ void winnow_q4_gemv_portable(int n, int k, int group, const uint32_t *blocked, c
 void winnow_q4_gemv_avx512(int n, int k, int group, const uint32_t *blocked, const float *scales,
                            const float *zero_shifts, const float *x_padded, const float *group_sums,
                            const float *bias, int relu, float *y, int block_begin, int block_end);
+
+// MARK: - arm64 Advanced SIMD (neon_int8.c, neon_sparse.c)
+// Each has the contract of the x86 or portable kernel named; off arm64 the portable-layout ones
+// forward to the portable kernel and the others do nothing (callers check WINNOW_CPU_NEON).
+
+/// int8 GEMM on the VNNI panel layout of winnow_qs8_pack_vnni, contract of winnow_qs8_gemm_vnni:
+/// SDOT where the CPU has it (WINNOW_CPU_NEON_DOTPROD), else widening multiplies; both exact.
+void winnow_qs8_gemm_neon(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
+                          const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
+                          const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
+                          int panel_end);
+/// XNOR GEMM with CNT popcounts on row-major sign words; contract of winnow_xnor_gemm_portable.
+void winnow_xnor_gemm_neon(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                           const uint64_t *signs, const float *alphas, const float *bias, int relu,
+                           float *y, int row_begin, int row_end);
+/// Int4 GEMV, 16 rows of a block as four float vectors; contract of winnow_q4_gemv_portable.
+void winnow_q4_gemv_neon(int n, int k, int group, const uint32_t *blocked, const float *scales,
+                         const float *zero_shifts, const float *x_padded, const float *group_sums,
+                         const float *bias, int relu, float *y, int block_begin, int block_end);
+/// Contract of winnow_q4_dequantize_blocks_portable (bit-identical).
+void winnow_q4_dequantize_blocks_neon(const uint32_t *blocked, int k, int group, const float *scales,
+                                      const float *zero_shifts, int block_begin, int block_end, float *out);
+/// Floats of workspace `winnow_spmm_f32_neon` needs (one per calling thread).
+size_t winnow_spmm_f32_neon_workspace_floats(const winnow_sparse_matrix *w);
+/// CSR/BSR × dense with fp32 FMA on 8-token panels; contract of winnow_spmm_f32_avx512 (any
+/// block height).
+void winnow_spmm_f32_neon(const winnow_sparse_matrix *w, const float *x, int m, const float *bias, int relu,
+                          float *y, int begin, int end, float *workspace);
+/// Floats of workspace `winnow_nm_spmm_f32_neon` needs (one per calling thread).
+size_t winnow_nm_spmm_neon_workspace_floats(const winnow_nm_matrix *w);
+/// N:M × dense on 8-token panels; contract of winnow_nm_spmm_f32_portable (plus the workspace).
+void winnow_nm_spmm_f32_neon(const winnow_nm_matrix *w, const float *x, int m_tokens, const float *bias, int relu,
+                             float *y, int begin, int end, float *workspace);
