@@ -49,7 +49,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
 
   private init(unchecked signs: [UInt64], _ scales: [Float], _ n: Int, _ k: Int) {
     (self.signs, self.scales, self.outputFeatures, self.inputFeatures) = (signs, scales, n, k)
-    if CPUFeatures.current.isSuperset(of: Self.nativeFeatures) && n > 0 {
+    if !KernelDispatch.usesNEON && CPUFeatures.current.isSuperset(of: Self.nativeFeatures) && n > 0 {
       let words = (k + 63) / 64
       var packed = [UInt64](repeating: 0, count: (n + 7) / 8 * 8 * words)
       signs.withUnsafeBufferPointer { s in
@@ -77,14 +77,16 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     return BinaryLinearWeights(unchecked: signs, scales, n, k)
   }
 
+  /// AVX-512 VPOPCNTDQ on 8-row panels (x86); on arm64 NEON CNT on the row-major signs.
   static let nativeFeatures: CPUFeatures = [.avx512f, .avx512vl, .avx512vpopcntdq]
 
   public var packedByteCount: Int { signs.count * 8 + scales.count * 4 }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public func kernelName(for path: KernelPath) -> String {
-    usesNative(path) ? "xnor_gemm_4x16__avx512vpopcntdq" : "xnor_gemm_1x1__scalar"
+    guard usesNative(path) else { return "xnor_gemm_1x1__scalar" }
+    return KernelDispatch.usesNEON ? "xnor_gemm_1x1__neon" : "xnor_gemm_4x16__avx512vpopcntdq"
   }
-  func usesNative(_ path: KernelPath) -> Bool { path == .native && !panels.isEmpty }
+  func usesNative(_ path: KernelPath) -> Bool { path == .native && (KernelDispatch.usesNEON || !panels.isEmpty) }
 
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -111,7 +113,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
         }
         let (bits, betas) = (UnsafePointer(bits.baseAddress!), UnsafePointer(betas.baseAddress!))
         scales.withUnsafeBufferPointer { alphas in
-          if usesNative(path) {
+          if usesNative(path) && !KernelDispatch.usesNEON {
             panels.withUnsafeBufferPointer { panels in
               let pairs = (n + 15) / 16
               parallelFor(pairs, minimumPerChunk: max(1, (1 << 16) / max(1, m * words * 16))) { chunk in
@@ -120,10 +122,11 @@ public struct BinaryLinearWeights: PackedLinearWeights {
               }
             }
           } else {
+            let kernel = usesNative(path) ? winnow_xnor_gemm_neon : winnow_xnor_gemm_portable
             signs.withUnsafeBufferPointer { signs in
               parallelFor(n, minimumPerChunk: max(1, (1 << 14) / max(1, m * words))) { chunk in
-                winnow_xnor_gemm_portable(Int32(m), Int32(n), Int32(k), bits, betas, signs.baseAddress, alphas.baseAddress,
-                                          bias, relu, y, Int32(chunk.lowerBound), Int32(chunk.upperBound))
+                kernel(Int32(m), Int32(n), Int32(k), bits, betas, signs.baseAddress, alphas.baseAddress,
+                       bias, relu, y, Int32(chunk.lowerBound), Int32(chunk.upperBound))
               }
             }
           }

@@ -1,7 +1,7 @@
 import CWinnowKernels
 
 extension Int4LinearWeights {
-  /// Fewer than 4 tokens: one GEMV per token on the 4-bit codes (AVX-512 or portable C).
+  /// Fewer than 4 tokens: one GEMV per token on the 4-bit codes (AVX-512, NEON or portable C).
   /// Otherwise panels of output rows are dequantized into a thread's Float buffer (≤ 1 MB)
   /// and multiplied with SGEMM; bias and activation follow on the panel. Both split 16-row
   /// blocks over threads.
@@ -37,7 +37,8 @@ extension Int4LinearWeights {
         blockedScales.withUnsafeBufferPointer { scales in
           withOptionalPointer(blockedZeroShifts) { shifts in
             parallelFor(blocks, minimumPerChunk: grain) { chunk in
-              let kernel = native ? winnow_q4_gemv_avx512 : winnow_q4_gemv_portable
+              let kernel = !native ? winnow_q4_gemv_portable
+                : KernelDispatch.usesNEON ? winnow_q4_gemv_neon : winnow_q4_gemv_avx512
               kernel(Int32(n), Int32(k), Int32(group), codes.baseAddress, scales.baseAddress, shifts, padded, groupSums,
                      bias, relu, y, Int32(chunk.lowerBound), Int32(chunk.upperBound))
             }
@@ -56,7 +57,8 @@ extension Int4LinearWeights {
     let (n, k, group) = (outputFeatures, inputFeatures, groupSize)
     let blocks = (n + 15) / 16, panelBlocks = min(blocks, max(1, 16_384 / max(1, k)))
     let panels = (blocks + panelBlocks - 1) / panelBlocks, width = 16 * panelBlocks
-    let dequantize = usesNative(path) ? winnow_q4_dequantize_blocks_avx512 : winnow_q4_dequantize_blocks_portable
+    let dequantize = !usesNative(path) ? winnow_q4_dequantize_blocks_portable
+      : KernelDispatch.usesNEON ? winnow_q4_dequantize_blocks_neon : winnow_q4_dequantize_blocks_avx512
     parallelFor(panels, minimumPerChunk: max(1, (1 << 22) / max(1, m * k * width))) { chunk in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, width * k)) { buffer in
         for panel in chunk {

@@ -142,7 +142,7 @@ public struct Int4LinearWeights: PackedLinearWeights {
                               Int32(rows.lowerBound), Int32(rows.upperBound), out)
   }
 
-  static let nativeFeatures: CPUFeatures = [.avx512f]
+  static let nativeFeatures: CPUFeatures = KernelDispatch.usesNEON ? .neon : .avx512f
 
   /// Codes, scales and zero-point shifts as stored in memory (padded to whole 16-row blocks
   /// and groups).
@@ -152,7 +152,7 @@ public struct Int4LinearWeights: PackedLinearWeights {
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   /// Names the M = 1 kernel (M ≥ 4 adds SGEMM on dequantized panels).
   public func kernelName(for path: KernelPath) -> String {
-    "q4w_gemv_g\(groupSize)_16x8__" + (usesNative(path) ? "avx512" : "scalar")
+    "q4w_gemv_g\(groupSize)_16x8__" + (usesNative(path) ? (KernelDispatch.usesNEON ? "neon" : "avx512") : "scalar")
   }
   func usesNative(_ path: KernelPath) -> Bool {
     KernelDispatch.usesNative(path, requires: Self.nativeFeatures)

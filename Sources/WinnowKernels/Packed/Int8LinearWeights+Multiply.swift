@@ -3,7 +3,8 @@ import CWinnowKernels
 extension Int8LinearWeights {
   /// Quantizes the activations (uint8, `K` padded to a multiple of 4 with the zero point), then
   /// the int8 GEMM with the fused dequantize + bias + activation epilogue. Native: AVX-512
-  /// quantization and the VNNI kernel over panels of 32 outputs; portable: plain C. Both give
+  /// quantization and the VNNI kernel over panels of 32 outputs (arm64: portable quantization
+  /// and the NEON kernel on the same panels); portable: plain C. Both give
   /// the same uint8 activations and int32 sums; output features are split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -15,7 +16,7 @@ extension Int8LinearWeights {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, m * stride)) { q in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { xScales in
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: m) { xZeros in
-          quantizeActivations(x, m: m, stride: stride, native: usesVNNI(path),
+          quantizeActivations(x, m: m, stride: stride, native: usesVNNI(path) && !KernelDispatch.usesNEON,
                               into: q.baseAddress!, scales: xScales.baseAddress!, zeros: xZeros.baseAddress!)
           gemm(m: m, q: q.baseAddress!, stride: stride, xScales: xScales.baseAddress!, xZeros: xZeros.baseAddress!,
                bias: bias, relu: activation == .relu ? 1 : 0, y: y, native: usesVNNI(path))
@@ -51,13 +52,14 @@ extension Int8LinearWeights {
     rowSums.withUnsafeBufferPointer { sums in
       scales.withUnsafeBufferPointer { wScales in
         if native {
+          let kernel = KernelDispatch.usesNEON ? winnow_qs8_gemm_neon : winnow_qs8_gemm_vnni
           vnniPanels.withUnsafeBufferPointer { panels in
             let count = (n + 31) / 32
             // About 2 M multiply–adds per chunk before a second thread is worth waking.
             parallelFor(count, minimumPerChunk: max(1, (1 << 21) / max(1, m * k * 32))) { chunk in
-              winnow_qs8_gemm_vnni(Int32(m), Int32(n), Int32(k), q, Int32(stride), xScales, xZeros,
-                                   panels.baseAddress, sums.baseAddress, wScales.baseAddress, bias, relu, y,
-                                   Int32(chunk.lowerBound), Int32(chunk.upperBound))
+              kernel(Int32(m), Int32(n), Int32(k), q, Int32(stride), xScales, xZeros, panels.baseAddress,
+                     sums.baseAddress, wScales.baseAddress, bias, relu, y, Int32(chunk.lowerBound),
+                     Int32(chunk.upperBound))
             }
           }
         } else {

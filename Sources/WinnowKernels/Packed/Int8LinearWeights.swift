@@ -35,7 +35,7 @@ public struct Int8LinearWeights: PackedLinearWeights {
   public let activationQuantization: ActivationQuantization
   /// `Σ_k codes[n, k]` for the zero-point correction.
   let rowSums: [Int32]
-  /// The VNNI layout of `codes` (empty when this CPU has no VNNI).
+  /// The VNNI layout of `codes` (empty when this CPU has neither VNNI nor NEON).
   let vnniPanels: [Int8]
 
   /// Adopts codes and scales from an untrusted source, checking sizes and values first.
@@ -103,7 +103,9 @@ public struct Int8LinearWeights: PackedLinearWeights {
     return Int8LinearWeights(unchecked: codes, scales, n, k, activationQuantization)
   }
 
-  static let nativeFeatures: CPUFeatures = [.avx512f, .avx512bw, .avx512vl, .avx512vnni]
+  /// AVX-512 VNNI on x86; on arm64 NEON (SDOT where present), which reads the same panels.
+  static let nativeFeatures: CPUFeatures =
+    KernelDispatch.usesNEON ? .neon : [.avx512f, .avx512bw, .avx512vl, .avx512vnni]
 
   /// The dequantized weights `scales[n]·codes[n, k]`, `N×K` row-major.
   public func dequantized() -> [Float] {
@@ -113,7 +115,9 @@ public struct Int8LinearWeights: PackedLinearWeights {
   public var packedByteCount: Int { codes.count + 8 * outputFeatures }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public func kernelName(for path: KernelPath) -> String {
-    usesVNNI(path) ? "qs8_gemm_12x32__avx512vnni" : "qs8_gemm_1x1__scalar"
+    guard usesVNNI(path) else { return "qs8_gemm_1x1__scalar" }
+    guard KernelDispatch.usesNEON else { return "qs8_gemm_12x32__avx512vnni" }
+    return CPUFeatures.current.contains(.neonDotProduct) ? "qs8_gemm_4x16__neondot" : "qs8_gemm_4x16__neon"
   }
   func usesVNNI(_ path: KernelPath) -> Bool { path == .native && !vnniPanels.isEmpty }
 

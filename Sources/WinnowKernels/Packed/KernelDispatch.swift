@@ -25,6 +25,10 @@ public struct CPUFeatures: OptionSet, Sendable, Hashable {
   public static let avx512vl = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AVX512VL))
   public static let avx512vnni = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AVX512VNNI))
   public static let avx512vpopcntdq = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AVX512VPOPCNTDQ))
+  /// arm64 Advanced SIMD: part of the ARMv8-A base, so present on every arm64 CPU.
+  public static let neon = CPUFeatures(rawValue: UInt32(WINNOW_CPU_NEON))
+  /// arm64 SDOT/UDOT (FEAT_DotProd, optional from ARMv8.2); the int8 GEMM uses it when present.
+  public static let neonDotProduct = CPUFeatures(rawValue: UInt32(WINNOW_CPU_NEON_DOTPROD))
 
   /// This processor's features, as the operating system allows them.
   public static let current = CPUFeatures(rawValue: winnow_cpu_features())
@@ -43,6 +47,10 @@ public enum KernelDispatch {
     get { portableOnly }
     set { portableOnly = newValue }
   }
+
+  /// True on arm64, where the native kernels are the NEON ones (`neon_int8.c`, `neon_sparse.c`,
+  /// verified under qemu by `Utilities/NEON/run-tests.sh`) instead of the x86 ones.
+  public static let usesNEON: Bool = CPUFeatures.current.contains(.neon)
 
   /// The path `multiply` takes when the caller does not name one.
   public static var defaultPath: KernelPath { forcePortable ? .portable : .native }

@@ -60,7 +60,7 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
       }
     }
     (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
-    rowBlocks = NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+    rowBlocks = Self.makeRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
   }
 
   /// Magnitude N:M pruning of a dense row-major `rows × columns` matrix: keeps the `n` largest
@@ -79,7 +79,7 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
       }
     }
     (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
-    rowBlocks = NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+    rowBlocks = Self.makeRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
   }
 
   /// The dense row-major `rows × columns` matrix.
@@ -93,6 +93,13 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     return w
   }
 
+  /// The row blocks of the AVX-512 kernel; none on arm64, whose NEON kernel reads the public arrays.
+  private static func makeRowBlocks(
+    rows: Int, columns: Int, n: Int, m: Int, values: [Float], indices: [UInt8]
+  ) -> NMRowBlocks? {
+    KernelDispatch.usesNEON ? nil : NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+  }
+
   /// The public arrays plus the row blocks kept for the native kernel.
   public var packedByteCount: Int { values.count * 5 + (rowBlocks.map { $0.values.count * 4 + $0.indices.count * 4 } ?? 0) }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
@@ -100,9 +107,12 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
   /// blocks, else 64-token panels (`1x64`).
   public func kernelName(for path: KernelPath) -> String {
     guard usesNative(path) else { return "f32_spmm_\(n)of\(m)_1x64__scalar" }
+    if KernelDispatch.usesNEON { return "f32_spmm_\(n)of\(m)_4x8__neon" }
     return "f32_spmm_\(n)of\(m)_" + (rowBlocks == nil ? "1x64" : "16x12") + "__avx512"
   }
-  func usesNative(_ path: KernelPath) -> Bool { KernelDispatch.usesNative(path, requires: .avx512f) }
+  func usesNative(_ path: KernelPath) -> Bool {
+    KernelDispatch.usesNative(path, requires: KernelDispatch.usesNEON ? .neon : .avx512f)
+  }
 
   public func multiply(
     _ x: UnsafePointer<Float>, m tokens: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -122,7 +132,7 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     guard tokens > 0, rows > 0 else { return }
     let relu: Int32 = activation == .relu ? 1 : 0
     let native = usesNative(path)
-    if native, let rowBlocks {
+    if native, !KernelDispatch.usesNEON, let rowBlocks {
       rowBlocks.multiply(x, tokens: tokens, bias: bias, relu: relu, into: y)
       return
     }
@@ -136,6 +146,13 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
             let (begin, end) = (Int32(chunk.lowerBound), Int32(chunk.upperBound))
             guard native else {
               winnow_nm_spmm_f32_portable(matrix, x, Int32(tokens), bias, relu, y, begin, end)
+              return
+            }
+            if KernelDispatch.usesNEON {  // 8-token panels, four rows at a time (neon_sparse.c)
+              let workspace = winnow_nm_spmm_neon_workspace_floats(matrix)
+              withUnsafeTemporaryAllocation(of: Float.self, capacity: workspace) { buffer in
+                winnow_nm_spmm_f32_neon(matrix, x, Int32(tokens), bias, relu, y, begin, end, buffer.baseAddress)
+              }
               return
             }
             let workspace = winnow_nm_spmm_workspace_floats(matrix, Int32(chunk.count))

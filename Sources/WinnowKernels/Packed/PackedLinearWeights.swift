@@ -148,7 +148,7 @@ extension CSRMatrix: PackedLinearWeights {
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public var packedByteCount: Int { values.count * 8 + rowOffsets.count * 4 }
   public func kernelName(for path: KernelPath) -> String {
-    usesAVX512(path) ? SpMMKernel.csrAVX512.name : SpMMKernel.csr.name
+    usesNativeSpMM(path) ? SpMMKernel.native(for: .csr(self)).name : SpMMKernel.csr.name
   }
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -156,21 +156,21 @@ extension CSRMatrix: PackedLinearWeights {
   ) {
     multiply(x, m: m, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
   }
-  /// Native: the AVX-512 kernel with the epilogue fused; portable: the Swift SIMD8 kernel,
+  /// Native: the AVX-512 (or arm64 NEON) kernel with the epilogue fused; portable: the Swift SIMD8 kernel,
   /// then the activation in a second pass.
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>, path: KernelPath
   ) {
-    if usesAVX512(path) {
-      spmmAVX512(.csr(self), x: x, m: m, bias: bias, activation: activation, y: y)
+    if usesNativeSpMM(path) {
+      spmmNative(.csr(self), x: x, m: m, bias: bias, activation: activation, y: y)
     } else {
       spmm(self, x: x, m: m, bias: bias, y: y)
       activation.apply(y, count: m * rows)
     }
   }
-  private func usesAVX512(_ path: KernelPath) -> Bool {
-    path == .native && spmmAVX512Supports(.csr(self))
+  private func usesNativeSpMM(_ path: KernelPath) -> Bool {
+    path == .native && spmmNativeSupports(.csr(self))
   }
 
   /// `Yᵀ = W·Xᵀ` row by row of `W` (see ``csrTransposedProduct``): no transposes.
@@ -196,7 +196,8 @@ extension BSRMatrix: PackedLinearWeights {
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public var packedByteCount: Int { values.count * 4 + blockColumnIndices.count * 4 + blockRowOffsets.count * 4 }
   public func kernelName(for path: KernelPath) -> String {
-    "f32_spmm_bsr_\(blockRows)x\(blockColumns)__" + (usesAVX512(path) ? "avx512" : "simd8")
+    let native = KernelDispatch.usesNEON ? "neon" : "avx512"
+    return "f32_spmm_bsr_\(blockRows)x\(blockColumns)__" + (usesNativeSpMM(path) ? native : "simd8")
   }
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -208,14 +209,14 @@ extension BSRMatrix: PackedLinearWeights {
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>, path: KernelPath
   ) {
-    if usesAVX512(path) {
-      spmmAVX512(.bsr(self), x: x, m: m, bias: bias, activation: activation, y: y)
+    if usesNativeSpMM(path) {
+      spmmNative(.bsr(self), x: x, m: m, bias: bias, activation: activation, y: y)
     } else {
       spmm(self, x: x, m: m, bias: bias, y: y)
       activation.apply(y, count: m * rows)
     }
   }
-  private func usesAVX512(_ path: KernelPath) -> Bool {
-    path == .native && spmmAVX512Supports(.bsr(self))
+  private func usesNativeSpMM(_ path: KernelPath) -> Bool {
+    path == .native && spmmNativeSupports(.bsr(self))
   }
 }

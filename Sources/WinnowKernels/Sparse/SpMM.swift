@@ -88,20 +88,42 @@ public struct SpMMKernel: Sendable {
   /// CSR on AVX-512, 64 tokens per register tile, fused epilogue (`spmm_avx512.c`).
   public static let csrAVX512 = SpMMKernel(
     name: "f32_spmm_csr_1x64__avx512",
-    accepts: { if case .csr = $0 { spmmAVX512Supports($0) } else { false } }
+    accepts: { if case .csr = $0 { spmmNativeSupports($0) && !KernelDispatch.usesNEON } else { false } }
   ) {
-    spmmAVX512($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+    spmmNative($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
   }
   /// BSR on AVX-512: up to 8 rows of a block row × 32–64 tokens per register tile.
   public static let bsrAVX512 = SpMMKernel(
     name: "f32_spmm_bsr_8x32__avx512",
-    accepts: { if case .bsr = $0 { spmmAVX512Supports($0) } else { false } }
+    accepts: { if case .bsr = $0 { spmmNativeSupports($0) && !KernelDispatch.usesNEON } else { false } }
   ) {
-    spmmAVX512($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+    spmmNative($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+  }
+  /// CSR on arm64 NEON, 8 tokens per register tile, fused epilogue (`neon_sparse.c`).
+  public static let csrNEON = SpMMKernel(
+    name: "f32_spmm_csr_1x8__neon",
+    accepts: { if case .csr = $0 { KernelDispatch.usesNEON } else { false } }
+  ) {
+    spmmNative($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+  }
+  /// BSR on arm64 NEON: up to 8 rows of a block row × 8 tokens per register tile.
+  public static let bsrNEON = SpMMKernel(
+    name: "f32_spmm_bsr_8x8__neon",
+    accepts: { if case .bsr = $0 { KernelDispatch.usesNEON } else { false } }
+  ) {
+    spmmNative($0, x: $1, m: $2, bias: $3, activation: .none, y: $4)
+  }
+  /// The native kernel of `w`'s format on this CPU's architecture.
+  static func native(for w: SparseWeights) -> SpMMKernel {
+    switch w {
+    case .csr: KernelDispatch.usesNEON ? .csrNEON : .csrAVX512
+    case .bsr: KernelDispatch.usesNEON ? .bsrNEON : .bsrAVX512
+    }
   }
   /// Every fast implementation this CPU runs (the reference is not in this list).
   public static let all: [SpMMKernel] =
-    [.csr, .bsr] + (CPUFeatures.current.contains(.avx512f) ? [.csrAVX512, .bsrAVX512] : [])
+    [.csr, .bsr] + (KernelDispatch.usesNEON ? [.csrNEON, .bsrNEON]
+      : CPUFeatures.current.contains(.avx512f) ? [.csrAVX512, .bsrAVX512] : [])
 }
 
 // MARK: - Shared pieces of the fast kernels
