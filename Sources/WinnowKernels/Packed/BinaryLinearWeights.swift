@@ -106,7 +106,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     let relu: Int32 = activation == .relu ? 1 : 0
     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, m * words)) { bits in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { betas in
-        if usesNative(path) {
+        if usesNative(path) && !KernelDispatch.usesNEON {  // arm64: the portable loop
           winnow_binarize_rows_avx512(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
         } else {
           winnow_binarize_rows(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
