@@ -1,4 +1,5 @@
-// arm64 Advanced SIMD (NEON) kernels of the integer formats: int8 GEMM, XNOR-popcount, int4 GEMV.
+// arm64 Advanced SIMD (NEON) kernels of the integer formats: int8 GEMM and activation
+// quantization, XNOR-popcount and binarisation, int4 GEMV.
 // NEON is part of the ARMv8-A base (no target attribute needed); the dot-product instructions
 // (FEAT_DotProd, optional from ARMv8.2) live only in functions with a target attribute, called
 // when winnow_cpu_features() reports WINNOW_CPU_NEON_DOTPROD. Verified against the portable
@@ -15,6 +16,7 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__clang__)
@@ -126,6 +128,87 @@ void winnow_qs8_gemm_neon(int m, int n, int k, const uint8_t *q, int q_stride, c
     }
 }
 
+// MARK: - Activations: uint8 quantization and sign bits
+
+/// Per token as winnow_qu8_quantize_rows, 8 values per step: the range by FMINNM/FMAXNM (which,
+/// like the portable comparisons, skip NaN), then multiply, clamp, FCVTNS (round to nearest
+/// even, as nearbyintf in the default mode) and saturating narrows: the same bytes.
+void winnow_qu8_quantize_rows_neon(const float *x, int m, int k, int row_stride, int dynamic, float static_scale,
+                                   int32_t static_zero, uint8_t *q, float *scales, int32_t *zeros) {
+  for (int i = 0; i < m; i++) {
+    const float *row = x + (size_t)i * k;
+    float scale = static_scale;
+    int32_t zero = static_zero;
+    if (dynamic) {
+      float32x4_t lo = vdupq_n_f32(0), hi = vdupq_n_f32(0);
+      int p = 0;
+      for (; p + 4 <= k; p += 4) {
+        float32x4_t v = vld1q_f32(row + p);
+        lo = vminnmq_f32(lo, v);
+        hi = vmaxnmq_f32(hi, v);
+      }
+      float low = vminnmvq_f32(lo), high = vmaxnmvq_f32(hi);
+      for (; p < k; p++) { low = row[p] < low ? row[p] : low; high = row[p] > high ? row[p] : high; }
+      winnow_qu8_row_parameters(low, high, &scale, &zero);
+    }
+    const float inverse = 1.0f / scale, low = (float)(-zero), high = (float)(255 - zero);
+    const float32x4_t low4 = vdupq_n_f32(low), high4 = vdupq_n_f32(high);
+    const int32x4_t zero4 = vdupq_n_s32(zero);
+    uint8_t *out = q + (size_t)i * row_stride;
+    int p = 0;
+    for (; p + 8 <= k; p += 8) {
+      float32x4_t t0 = vminq_f32(vmaxq_f32(vmulq_n_f32(vld1q_f32(row + p), inverse), low4), high4);
+      float32x4_t t1 = vminq_f32(vmaxq_f32(vmulq_n_f32(vld1q_f32(row + p + 4), inverse), low4), high4);
+      int16x8_t codes = vcombine_s16(vqmovn_s32(vaddq_s32(vcvtnq_s32_f32(t0), zero4)),
+                                     vqmovn_s32(vaddq_s32(vcvtnq_s32_f32(t1), zero4)));
+      vst1_u8(out + p, vqmovun_s16(codes));
+    }
+    for (; p < k; p++) {  // the portable quantize_value
+      float t = row[p] * inverse;
+      t = t < low ? low : t;
+      t = t > high ? high : t;
+      out[p] = (uint8_t)((int32_t)nearbyintf(t) + zero);
+    }
+    if (row_stride > k) memset(out + k, zero, (size_t)(row_stride - k));  // padding meets zero weights
+    scales[i] = scale;
+    zeros[i] = zero;
+  }
+}
+
+/// Sign bits as winnow_binarize_rows (identical words; NaN compares false, as there), 4 inputs
+/// per compare: the lane masks AND {1, 2, 4, 8} summed across the vector give 4 bits. β sums
+/// |x| in vector lanes (another order than the portable loop: float tolerance).
+void winnow_binarize_rows_neon(const float *x, int m, int k, uint64_t *bits, float *betas) {
+  const int words = (k + 63) / 64;
+  const uint32_t weight_values[4] = {1, 2, 4, 8};
+  const uint32x4_t weights = vld1q_u32(weight_values);
+  for (int i = 0; i < m; i++) {
+    const float *row = x + (size_t)i * k;
+    float32x4_t sum0 = vdupq_n_f32(0), sum1 = vdupq_n_f32(0);
+    float tail = 0;
+    for (int w = 0; w < words; w++) {
+      const float *part = row + 64 * w;
+      const int count = minimum_int(64, k - 64 * w);
+      uint64_t word = 0;
+      int b = 0;
+      for (; b + 8 <= count; b += 8) {
+        float32x4_t v0 = vld1q_f32(part + b), v1 = vld1q_f32(part + b + 4);
+        uint32_t low = vaddvq_u32(vandq_u32(vcgeq_f32(v0, vdupq_n_f32(0)), weights));
+        uint32_t high = vaddvq_u32(vandq_u32(vcgeq_f32(v1, vdupq_n_f32(0)), weights));
+        word |= (uint64_t)(low | high << 4) << b;
+        sum0 = vaddq_f32(sum0, vabsq_f32(v0));
+        sum1 = vaddq_f32(sum1, vabsq_f32(v1));
+      }
+      for (; b < count; b++) {
+        word |= (uint64_t)(part[b] >= 0) << b;
+        tail += part[b] < 0 ? -part[b] : part[b];
+      }
+      bits[(size_t)i * words + w] = word;
+    }
+    betas[i] = k > 0 ? (vaddvq_f32(vaddq_f32(sum0, sum1)) + tail) / (float)k : 0;
+  }
+}
+
 // MARK: - XNOR-popcount
 
 /// popcount(a XOR b) over `words` words: CNT counts bits per byte, pairwise widening adds
@@ -226,6 +309,13 @@ void winnow_q4_dequantize_blocks_neon(const uint32_t *blocked, int k, int group,
 }
 
 #else
+void winnow_qu8_quantize_rows_neon(const float *x, int m, int k, int row_stride, int dynamic, float static_scale,
+                                   int32_t static_zero, uint8_t *q, float *scales, int32_t *zeros) {
+  winnow_qu8_quantize_rows(x, m, k, row_stride, dynamic, static_scale, static_zero, q, scales, zeros);
+}
+void winnow_binarize_rows_neon(const float *x, int m, int k, uint64_t *bits, float *betas) {
+  winnow_binarize_rows(x, m, k, bits, betas);
+}
 void winnow_qs8_gemm_neon(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
                           const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
                           const float *w_scales, const float *bias, int relu, float *y, int panel_begin,

@@ -83,6 +83,48 @@ static void test_qs8(void) {
   qs8_case(2, 16, 4, 1, 0, 1);
 }
 
+// MARK: - Activations: uint8 quantization (bytes, scales, zero points) and sign bits identical
+
+static void quantize_case(int m, int k, int stride, int dynamic, int kind) {
+  float *x = allocate(sizeof(float) * m * k), *scales[2], *betas[2];
+  uint8_t *q[2];
+  int32_t *zeros[2];
+  uint64_t *bits[2];
+  const int words = (k + 63) / 64;
+  for (int c = 0; c < 2; c++) {
+    scales[c] = allocate(sizeof(float) * m); betas[c] = allocate(sizeof(float) * m);
+    q[c] = allocate((size_t)m * stride); zeros[c] = allocate(sizeof(int32_t) * m);
+    bits[c] = allocate(sizeof(uint64_t) * m * words);
+  }
+  for (int i = 0; i < m * k; i++) {  // kind 0: mixed signs, 1: positive, 2: negative, 3: zeros and −0
+    float v = uniform(-3, 3);
+    x[i] = kind == 1 ? fabsf(v) : kind == 2 ? -fabsf(v) - 0.01f : kind == 3 ? (i % 2 ? -0.0f : 0.0f) : v;
+  }
+  winnow_qu8_quantize_rows(x, m, k, stride, dynamic, 0.01f, 100, q[0], scales[0], zeros[0]);  // static: clamps
+  winnow_qu8_quantize_rows_neon(x, m, k, stride, dynamic, 0.01f, 100, q[1], scales[1], zeros[1]);
+  char shape[80];
+  snprintf(shape, sizeof shape, "m=%d k=%d stride=%d dynamic=%d kind=%d", m, k, stride, dynamic, kind);
+  check(memcmp(q[0], q[1], (size_t)m * stride) == 0 && same_bits(scales[0], scales[1], (size_t)m) &&
+            memcmp(zeros[0], zeros[1], sizeof(int32_t) * m) == 0, "qu8_quantize_rows_neon", shape);
+  winnow_binarize_rows(x, m, k, bits[0], betas[0]);
+  winnow_binarize_rows_neon(x, m, k, bits[1], betas[1]);
+  int betas_close = 1;
+  for (int i = 0; i < m; i++) betas_close &= fabsf(betas[0][i] - betas[1][i]) <= 1e-6f * betas[0][i] + 1e-7f;
+  check(memcmp(bits[0], bits[1], sizeof(uint64_t) * m * words) == 0 && betas_close, "binarize_rows_neon", shape);
+  free(x);
+  for (int c = 0; c < 2; c++) { free(scales[c]); free(betas[c]); free(q[c]); free(zeros[c]); free(bits[c]); }
+}
+
+static void test_activations(void) {
+  const int ks[] = {1, 3, 7, 8, 9, 16, 17, 63, 64, 65, 100, 129};
+  for (int a = 0; a < 12; a++)
+    for (int kind = 0; kind < 4; kind++)
+      for (int dynamic = 0; dynamic < 2; dynamic++) {
+        quantize_case(3, ks[a], (ks[a] + 3) / 4 * 4, dynamic, kind);
+        quantize_case(2, ks[a], ks[a] + 13, dynamic, kind);
+      }
+}
+
 // MARK: - XNOR: NEON == portable, bit for bit
 
 static void xnor_case(int m, int n, int k, int with_bias, int relu, int extreme) {
@@ -128,6 +170,7 @@ int main(int argc, char **argv) {
   printf("features 0x%x: neon %d, dotprod %d\n", features, (features & WINNOW_CPU_NEON) != 0, dotprod);
   check((features & WINNOW_CPU_NEON) != 0, "winnow_cpu_features", "NEON bit");
   if (expect_dotprod >= 0) check(dotprod == expect_dotprod, "winnow_cpu_features", "dot product bit");
+  test_activations();
   test_qs8();
   test_xnor();
   test_q4();

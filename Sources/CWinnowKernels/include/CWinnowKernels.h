@@ -175,6 +175,11 @@ void winnow_qs8_gemm_neon(int m, int n, int k, const uint8_t *q, int q_stride, c
                           const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
                           const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
                           int panel_end);
+/// Contract of winnow_qu8_quantize_rows (bit-identical bytes, scales and zero points).
+void winnow_qu8_quantize_rows_neon(const float *x, int m, int k, int row_stride, int dynamic, float static_scale,
+                                   int32_t static_zero, uint8_t *q, float *scales, int32_t *zeros);
+/// Contract of winnow_binarize_rows (identical bits; β summed in another order).
+void winnow_binarize_rows_neon(const float *x, int m, int k, uint64_t *bits, float *betas);
 /// XNOR GEMM with CNT popcounts on row-major sign words; contract of winnow_xnor_gemm_portable.
 void winnow_xnor_gemm_neon(int m, int n, int k, const uint64_t *x_bits, const float *betas,
                            const uint64_t *signs, const float *alphas, const float *bias, int relu,

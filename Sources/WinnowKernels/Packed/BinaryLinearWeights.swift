@@ -95,7 +95,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     multiply(x, m: m, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
   }
 
-  /// Binarises the tokens (`O(M·K)`; AVX-512 compares on the native path), then the XNOR-popcount GEMM with the epilogue
+  /// Binarises the tokens (`O(M·K)`; AVX-512 or NEON compares on the native path), then the XNOR-popcount GEMM with the epilogue
   /// fused; output rows split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -106,11 +106,9 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     let relu: Int32 = activation == .relu ? 1 : 0
     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, m * words)) { bits in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { betas in
-        if usesNative(path) && !KernelDispatch.usesNEON {  // arm64: the portable loop
-          winnow_binarize_rows_avx512(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
-        } else {
-          winnow_binarize_rows(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
-        }
+        let binarize = !usesNative(path) ? winnow_binarize_rows
+          : KernelDispatch.usesNEON ? winnow_binarize_rows_neon : winnow_binarize_rows_avx512
+        binarize(x, Int32(m), Int32(k), bits.baseAddress, betas.baseAddress)
         let (bits, betas) = (UnsafePointer(bits.baseAddress!), UnsafePointer(betas.baseAddress!))
         scales.withUnsafeBufferPointer { alphas in
           if usesNative(path) && !KernelDispatch.usesNEON {

@@ -3,8 +3,8 @@ import CWinnowKernels
 extension Int8LinearWeights {
   /// Quantizes the activations (uint8, `K` padded to a multiple of 4 with the zero point), then
   /// the int8 GEMM with the fused dequantize + bias + activation epilogue. Native: AVX-512
-  /// quantization and the VNNI kernel over panels of 32 outputs (arm64: portable quantization
-  /// and the NEON kernel on the same panels); portable: plain C. Both give
+  /// quantization and the VNNI kernel over panels of 32 outputs (arm64: NEON quantization and
+  /// the NEON kernel on the same panels); portable: plain C. Both give
   /// the same uint8 activations and int32 sums; output features are split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -16,7 +16,7 @@ extension Int8LinearWeights {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, m * stride)) { q in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { xScales in
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: m) { xZeros in
-          quantizeActivations(x, m: m, stride: stride, native: usesVNNI(path) && !KernelDispatch.usesNEON,
+          quantizeActivations(x, m: m, stride: stride, native: usesVNNI(path),
                               into: q.baseAddress!, scales: xScales.baseAddress!, zeros: xZeros.baseAddress!)
           gemm(m: m, q: q.baseAddress!, stride: stride, xScales: xScales.baseAddress!, xZeros: xZeros.baseAddress!,
                bias: bias, relu: activation == .relu ? 1 : 0, y: y, native: usesVNNI(path))
@@ -32,15 +32,11 @@ extension Int8LinearWeights {
     let k = inputFeatures
     var (dynamic, scale, zero): (Int32, Float, Int32) = (1, 1, 0)
     if case .calibrated(let s, let z) = activationQuantization { (dynamic, scale, zero) = (0, s, z) }
+    let quantize = !native ? winnow_qu8_quantize_rows
+      : KernelDispatch.usesNEON ? winnow_qu8_quantize_rows_neon : winnow_qu8_quantize_rows_avx512
     parallelFor(m, minimumPerChunk: max(1, Parallelism.elementwiseGrain / max(1, k))) { tokens in
       let (i, count) = (tokens.lowerBound, Int32(tokens.count))
-      if native {
-        winnow_qu8_quantize_rows_avx512(x + i * k, count, Int32(k), Int32(stride), dynamic, scale, zero,
-                                        q + i * stride, scales + i, zeros + i)
-      } else {
-        winnow_qu8_quantize_rows(x + i * k, count, Int32(k), Int32(stride), dynamic, scale, zero,
-                                 q + i * stride, scales + i, zeros + i)
-      }
+      quantize(x + i * k, count, Int32(k), Int32(stride), dynamic, scale, zero, q + i * stride, scales + i, zeros + i)
     }
   }
 
