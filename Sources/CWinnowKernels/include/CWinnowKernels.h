@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include "transformer_kernels.h"
 #include "packed_gemm.h"
+#include "thread_pool.h"
 
 /// CPU features Winnow's kernels can use, detected once at run time (bit flags).
 enum {
