@@ -40,6 +40,42 @@ void winnow_nm_pack_blocks(const winnow_nm_matrix *w, uint32_t *indices, float *
       }
 }
 
+void winnow_nm_unpack_blocks(const winnow_nm_blocks *w, int n, int m, uint8_t *indices, float *values) {
+  const int groups = (w->columns + m - 1) / m, per_quad = 16 / m;
+  for (int row = 0; row < w->rows; row++)
+    for (int g = 0; g < groups; g++) {
+      const int q = g / per_quad, in_quad = g % per_quad;
+      const size_t quad = ((size_t)(row / 16) * w->quads + q) * 16 + row % 16;
+      for (int slot = 0; slot < n; slot++) {
+        const int e = in_quad * n + slot;
+        const size_t t = ((size_t)row * groups + g) * n + slot;
+        indices[t] = (uint8_t)(((w->indices[quad] >> (4 * e)) & 15) - in_quad * m);
+        values[t] = w->values[(quad - row % 16) * w->entries + (size_t)e * 16 + row % 16];
+      }
+    }
+}
+
+// Any CPU: one output at a time. Padding entries point at position 0 of a quad that holds at
+// least one real input, so `x` needs no zero padding here (`ldx` may equal `columns`).
+void winnow_nm_blocks_spmm_portable(const winnow_nm_blocks *w, const float *x, int ldx, int m_tokens,
+                                    const float *bias, int relu, float *y, int block_begin, int block_end) {
+  for (int b = block_begin; b < block_end; b++)
+    for (int r = 0; r < 16 && 16 * b + r < w->rows; r++) {
+      const int row = 16 * b + r;
+      for (int t = 0; t < m_tokens; t++) {
+        const float *xt = x + (size_t)t * ldx;
+        float v = bias ? bias[row] : 0.0f;
+        for (int q = 0; q < w->quads; q++) {
+          const size_t quad = (size_t)b * w->quads + q;
+          const uint32_t word = w->indices[quad * 16 + r];
+          const float *values = w->values + quad * w->entries * 16 + r;
+          for (int e = 0; e < w->entries; e++) v += values[16 * e] * xt[16 * q + ((word >> (4 * e)) & 15)];
+        }
+        y[(size_t)t * w->rows + row] = relu && !(v > 0) ? 0.0f : v;
+      }
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define WINNOW_AVX512 __attribute__((target("avx512f")))

@@ -3,8 +3,9 @@ import WinnowKernels
 
 /// N:M kernels (native AVX-512 and portable) against the dense Double reference over the
 /// edges of both native kernels: row blocks (16 rows, quads of 16 inputs, 12-token register
-/// blocks, 1024-input K tiles; 2:4, 1:4, 2:8, 4:8, 1:2, 8:16, 3:16) and 64-token panels
-/// (16-row tile, 64-input block; the other patterns), and the tail group.
+/// blocks, 1024-input K tiles; 2:4, 1:4, 2:8, 4:8, 1:2, 8:16, 3:16; the portable twin runs on
+/// the same blocks) and 64-token panels (16-row tile, 64-input block; the other patterns), and
+/// the tail group.
 @Suite struct NMSparseTests {
   @Test(arguments: [(2, 4), (1, 4), (2, 8), (4, 8), (1, 2), (8, 16), (2, 3), (16, 16), (3, 16)],
         [1, 2, 3, 5, 12, 13, 17, 64, 65, 130])
@@ -46,10 +47,28 @@ import WinnowKernels
     }
   }
 
+  /// Only one layout is kept: row blocks (4.5 bytes per kept weight at 2:4, 5 at 1:4 and 2:8
+  /// on whole 16×16 blocks) or, for other patterns, the arrays (5 bytes); the arrays rebuilt
+  /// from the row blocks are the ones given, padding slots and short tail groups included.
+  @Test(arguments: [(2, 4, 4.5), (1, 4, 5), (2, 8, 5), (3, 4, 5), (2, 3, 5)])
+  func oneLayoutInMemory(keep: Int, group: Int, bytesPerKept: Double) throws {
+    let dense = PackedLinearTests.values(32 * 48, seed: 8)
+    let w = NMSparseMatrix(pruning: dense, rows: 32, columns: 48, n: keep, m: group)
+    #expect(Double(w.packedByteCount) / Double(w.values.count) == bytesPerKept)
+    for (rows, columns) in [(32, 48), (17, 4 * group + keep), (1, group)] {
+      let original = NMSparseMatrix(pruning: PackedLinearTests.values(rows * columns, seed: 9), rows: rows, columns: columns,
+                                    n: keep, m: group)
+      let (values, indices) = original.groupArrays()
+      let adopted = try NMSparseMatrix(rows: rows, columns: columns, n: keep, m: group, values: values, indices: indices)
+      #expect(adopted == original && adopted.values == values && adopted.indices == indices)
+    }
+  }
+
   /// The worked example in the type's documentation.
   @Test func documentationExample() throws {
     let w = try NMSparseMatrix(rows: 1, columns: 6, n: 2, m: 4, values: [3, -1, 2, 0], indices: [1, 3, 0, 1])
     #expect(w.dense() == [0, 3, 0, -1, 2, 0])
+    #expect(w.values == [3, -1, 2, 0] && w.indices == [1, 3, 0, 1])
     #expect(NMSparseMatrix(pruning: [0, 3, 0, -1, 2, 0], rows: 1, columns: 6, n: 2, m: 4) == w)
   }
 

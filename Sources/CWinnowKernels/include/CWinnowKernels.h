@@ -85,6 +85,12 @@ void winnow_nm_pack_blocks(const winnow_nm_matrix *w, uint32_t *indices, float *
 /// rows of `ldx` ≥ 16·quads floats (zero past `columns`), `y` is M × rows. Requires AVX-512F.
 void winnow_nm_blocks_spmm_avx512(const winnow_nm_blocks *w, const float *x, int ldx, int m_tokens,
                                   const float *bias, int relu, float *y, int block_begin, int block_end);
+/// The exchange arrays (winnow_nm_matrix layout, rows·⌈columns/m⌉·n slots) from row blocks:
+/// the inverse of winnow_nm_pack_blocks.
+void winnow_nm_unpack_blocks(const winnow_nm_blocks *w, int n, int m, uint8_t *indices, float *values);
+/// Portable twin of winnow_nm_blocks_spmm_avx512 (any CPU); `x` needs no padding (ldx ≥ columns).
+void winnow_nm_blocks_spmm_portable(const winnow_nm_blocks *w, const float *x, int ldx, int m_tokens,
+                                    const float *bias, int relu, float *y, int block_begin, int block_end);
 
 // MARK: - int8 weights × uint8 activations (qs8_gemm.c)
 

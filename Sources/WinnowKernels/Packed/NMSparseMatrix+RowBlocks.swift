@@ -1,7 +1,8 @@
 import CWinnowKernels
 
 /// N:M weights in 16-row blocks, the layout of the rows-as-lanes AVX-512 kernel
-/// (`nm_spmm_blocks.c`), built once from ``NMSparseMatrix``'s public arrays.
+/// (`nm_spmm_blocks.c`) and of its portable twin, built once from ``NMSparseMatrix``'s exchange
+/// arrays, which it replaces in memory (``groupArrays(n:m:)`` rebuilds them exactly).
 ///
 /// Inputs are taken 16 at a time (a *quad* of `16/m` groups). For row block `b` and quad `q`:
 ///
@@ -40,26 +41,49 @@ struct NMRowBlocks: Sendable, Equatable {
     (self.indices, self.values) = (packedIndices, packedValues)
   }
 
-  /// `Y = act(X·Wᵀ + bias)` with the AVX-512 kernel, row blocks split over threads. Tokens are
-  /// copied zero padded to whole quads when K is not a multiple of 16 (the kernel reads 16
-  /// inputs at a time).
+  /// The exchange arrays (`values`, `indices` of ``NMSparseMatrix``), unpacked; the padding
+  /// slots of short groups keep their index, so this is the inverse of the packing.
+  func groupArrays(n: Int, m: Int) -> (values: [Float], indices: [UInt8]) {
+    let slots = rows * ((columns + m - 1) / m) * n
+    var values = [Float](repeating: 0, count: slots), indices = [UInt8](repeating: 0, count: slots)
+    withLayout { layout in
+      winnow_nm_unpack_blocks(layout, Int32(n), Int32(m), &indices, &values)
+    }
+    return (values, indices)
+  }
+
+  /// `Y = act(X·Wᵀ + bias)`, row blocks split over threads. Native (AVX-512): tokens are copied
+  /// zero padded to whole quads when K is not a multiple of 16 (the kernel reads 16 inputs at a
+  /// time); portable: one output at a time in C, on the tokens as they are.
   func multiply(
-    _ x: UnsafePointer<Float>, tokens: Int, bias: UnsafePointer<Float>?, relu: Int32, into y: UnsafeMutablePointer<Float>
+    _ x: UnsafePointer<Float>, tokens: Int, bias: UnsafePointer<Float>?, relu: Int32, into y: UnsafeMutablePointer<Float>,
+    native: Bool
   ) {
     let padded = quads * 16, blocks = (rows + 15) / 16
     let grain = max(1, spmmRowGrain(rows: rows, multiplyAdds: (values.count + padded) * tokens) / 16)
-    withPaddedTokens(x, tokens: tokens) { x in
-      indices.withUnsafeBufferPointer { indices in
-        values.withUnsafeBufferPointer { values in
-          var layout = winnow_nm_blocks(rows: Int32(rows), columns: Int32(columns), entries: Int32(entries),
-                                        quads: Int32(quads), indices: indices.baseAddress, values: values.baseAddress)
-          withUnsafePointer(to: &layout) { layout in
-            parallelFor(blocks, minimumPerChunk: grain) { chunk in
-              winnow_nm_blocks_spmm_avx512(layout, x, Int32(padded), Int32(tokens), bias, relu, y,
-                                           Int32(chunk.lowerBound), Int32(chunk.upperBound))
-            }
-          }
+    withLayout { layout in
+      guard native else {
+        return parallelFor(blocks, minimumPerChunk: grain) { chunk in
+          winnow_nm_blocks_spmm_portable(layout, x, Int32(columns), Int32(tokens), bias, relu, y,
+                                         Int32(chunk.lowerBound), Int32(chunk.upperBound))
         }
+      }
+      withPaddedTokens(x, tokens: tokens) { x in
+        parallelFor(blocks, minimumPerChunk: grain) { chunk in
+          winnow_nm_blocks_spmm_avx512(layout, x, Int32(padded), Int32(tokens), bias, relu, y,
+                                       Int32(chunk.lowerBound), Int32(chunk.upperBound))
+        }
+      }
+    }
+  }
+
+  /// The C view of the blocks, valid inside `body`.
+  private func withLayout<R>(_ body: (UnsafePointer<winnow_nm_blocks>) -> R) -> R {
+    indices.withUnsafeBufferPointer { indices in
+      values.withUnsafeBufferPointer { values in
+        var layout = winnow_nm_blocks(rows: Int32(rows), columns: Int32(columns), entries: Int32(entries),
+                                      quads: Int32(quads), indices: indices.baseAddress, values: values.baseAddress)
+        return withUnsafePointer(to: &layout) { body($0) }
       }
     }
   }

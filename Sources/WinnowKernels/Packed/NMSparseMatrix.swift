@@ -18,8 +18,12 @@ import CWinnowKernels
 ///                                 indices = [1,  3,  0, 1]
 ///
 /// The tail group has one non-zero, so its second slot holds value 0 at the unused index 1.
-/// Storage: `n·G` Floats and bytes per row, `5/8` of dense at 2:4 (CSR would need 8 bytes per
-/// kept weight). The kernel is CSR-like without a row-offset array: slot positions are implied.
+/// These arrays are the exchange (and file) layout: `n·G` Floats and bytes per row, 5 bytes per
+/// kept weight (CSR would need 8). In memory the matrix keeps only one layout: for the patterns
+/// of the rows-as-lanes kernel (m divides 16, at most 8 kept per 16 inputs: 2:4, 1:4, 2:8, 4:8…)
+/// the 16-row blocks of ``NMRowBlocks`` (4.5 bytes per kept weight at 2:4, 5 at 1:4 and 2:8,
+/// plus padding to 16 rows and 16 inputs), from which ``values`` and ``indices`` are rebuilt
+/// on demand; for the others the arrays themselves.
 public struct NMSparseMatrix: PackedLinearWeights, Equatable {
   public let rows: Int
   public let columns: Int
@@ -27,12 +31,28 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
   public let n: Int
   /// Group size (1…16).
   public let m: Int
-  /// `rows · G · n` weights.
-  public let values: [Float]
-  /// `rows · G · n` in-group positions.
-  public let indices: [UInt8]
-  /// The same weights in 16-row blocks for the native kernel (nil for patterns it lacks).
-  let rowBlocks: NMRowBlocks?
+  /// The one layout kept in memory.
+  let storage: Storage
+
+  enum Storage: Sendable, Equatable {
+    /// The exchange arrays (patterns without row blocks).
+    case groups(values: [Float], indices: [UInt8])
+    /// 16-row blocks for the rows-as-lanes kernels (native and portable).
+    case rowBlocks(NMRowBlocks)
+  }
+
+  /// `rows · G · n` weights (rebuilt from the row blocks when those are the stored layout).
+  public var values: [Float] { groupArrays().values }
+  /// `rows · G · n` in-group positions (rebuilt likewise).
+  public var indices: [UInt8] { groupArrays().indices }
+
+  /// Both exchange arrays, unpacked once.
+  public func groupArrays() -> (values: [Float], indices: [UInt8]) {
+    switch storage {
+    case .groups(let values, let indices): return (values, indices)
+    case .rowBlocks(let blocks): return blocks.groupArrays(n: n, m: m)
+    }
+  }
 
   public var outputFeatures: Int { rows }
   public var inputFeatures: Int { columns }
@@ -59,8 +79,19 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
         }
       }
     }
-    (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
-    rowBlocks = Self.makeRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+    self.init(unchecked: rows, columns, n, m, values, indices)
+  }
+
+  /// Keeps the row blocks when the pattern has them, else the arrays (one layout, not both).
+  /// No row blocks on arm64, whose NEON kernel reads the arrays.
+  private init(unchecked rows: Int, _ columns: Int, _ n: Int, _ m: Int, _ values: [Float], _ indices: [UInt8]) {
+    (self.rows, self.columns, self.n, self.m) = (rows, columns, n, m)
+    if !KernelDispatch.usesNEON,
+      let blocks = NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices) {
+      storage = .rowBlocks(blocks)
+    } else {
+      storage = .groups(values: values, indices: indices)
+    }
   }
 
   /// Magnitude N:M pruning of a dense row-major `rows × columns` matrix: keeps the `n` largest
@@ -78,14 +109,13 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
         for c in kept { values.append(dense[r * columns + c]); indices.append(UInt8(c - g * m)) }
       }
     }
-    (self.rows, self.columns, self.n, self.m, self.values, self.indices) = (rows, columns, n, m, values, indices)
-    rowBlocks = Self.makeRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+    self.init(unchecked: rows, columns, n, m, values, indices)
   }
 
   /// The dense row-major `rows × columns` matrix.
   public func dense() -> [Float] {
     var w = [Float](repeating: 0, count: rows * columns)
-    let groups = groupsPerRow
+    let groups = groupsPerRow, (values, indices) = groupArrays()
     for t in 0..<values.count {
       let r = t / n / groups, g = (t / n) % groups
       w[r * columns + g * m + Int(indices[t])] += values[t]
@@ -93,22 +123,25 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     return w
   }
 
-  /// The row blocks of the AVX-512 kernel; none on arm64, whose NEON kernel reads the public arrays.
-  private static func makeRowBlocks(
-    rows: Int, columns: Int, n: Int, m: Int, values: [Float], indices: [UInt8]
-  ) -> NMRowBlocks? {
-    KernelDispatch.usesNEON ? nil : NMRowBlocks(rows: rows, columns: columns, n: n, m: m, values: values, indices: indices)
+  /// Bytes of the stored layout: 5 per slot for the arrays; for row blocks 4 per value and
+  /// index word, padding included.
+  public var packedByteCount: Int {
+    switch storage {
+    case .groups(let values, _): return values.count * 5
+    case .rowBlocks(let blocks): return blocks.values.count * 4 + blocks.indices.count * 4
+    }
   }
-
-  /// The public arrays plus the row blocks kept for the native kernel.
-  public var packedByteCount: Int { values.count * 5 + (rowBlocks.map { $0.values.count * 4 + $0.indices.count * 4 } ?? 0) }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
-  /// Native: rows as lanes (`16x12`: 16 rows × up to 12 tokens) where the pattern has row
-  /// blocks, else 64-token panels (`1x64`).
+  /// Row blocks: `16x12` (16 rows as lanes × up to 12 tokens) natively, one output at a time
+  /// (`16x1`) portably; other patterns: 64-token panels (`1x64`).
   public func kernelName(for path: KernelPath) -> String {
-    guard usesNative(path) else { return "f32_spmm_\(n)of\(m)_1x64__scalar" }
-    if KernelDispatch.usesNEON { return "f32_spmm_\(n)of\(m)_4x8__neon" }
-    return "f32_spmm_\(n)of\(m)_" + (rowBlocks == nil ? "1x64" : "16x12") + "__avx512"
+    let native = usesNative(path), tile: String
+    if native && KernelDispatch.usesNEON { return "f32_spmm_\(n)of\(m)_4x8__neon" }
+    switch storage {
+    case .rowBlocks: tile = native ? "16x12" : "16x1"
+    case .groups: tile = "1x64"
+    }
+    return "f32_spmm_\(n)of\(m)_\(tile)__" + (native ? "avx512" : "scalar")
   }
   func usesNative(_ path: KernelPath) -> Bool {
     KernelDispatch.usesNative(path, requires: KernelDispatch.usesNEON ? .neon : .avx512f)
@@ -121,10 +154,10 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     multiply(x, m: tokens, bias: bias, activation: activation, into: y, path: KernelDispatch.defaultPath)
   }
 
-  /// Native: 16-row blocks with the rows as SIMD lanes (``NMRowBlocks``: m divides 16 and
-  /// 16·n/m ≤ 8, e.g. 2:4, 1:4, 2:8, 4:8), else 64-token panels as the CSR kernel, read in blocks
-  /// of 64 inputs (an L1-resident slice) over all rows; portable: sparse dot products in C.
-  /// Rows split over threads.
+  /// Row blocks (``NMRowBlocks``: m divides 16 and 16·n/m ≤ 8, e.g. 2:4, 1:4, 2:8, 4:8): the
+  /// rows-as-lanes AVX-512 kernel, or its portable C twin. Other patterns: natively 64-token
+  /// panels as the CSR kernel, read in blocks of 64 inputs (an L1-resident slice) over all rows;
+  /// portably sparse dot products in C. Rows split over threads.
   public func multiply(
     _ x: UnsafePointer<Float>, m tokens: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
     into y: UnsafeMutablePointer<Float>, path: KernelPath
@@ -132,9 +165,11 @@ public struct NMSparseMatrix: PackedLinearWeights, Equatable {
     guard tokens > 0, rows > 0 else { return }
     let relu: Int32 = activation == .relu ? 1 : 0
     let native = usesNative(path)
-    if native, !KernelDispatch.usesNEON, let rowBlocks {
-      rowBlocks.multiply(x, tokens: tokens, bias: bias, relu: relu, into: y)
-      return
+    let values: [Float], indices: [UInt8]
+    switch storage {
+    case .rowBlocks(let blocks):
+      return blocks.multiply(x, tokens: tokens, bias: bias, relu: relu, into: y, native: native)
+    case .groups(let v, let i): (values, indices) = (v, i)
     }
     values.withUnsafeBufferPointer { values in
       indices.withUnsafeBufferPointer { indices in
