@@ -32,6 +32,17 @@ enum PackedBenchmark {
     Shape(name: "LeNet conv2 (im2col, 8 images)", m: 8 * 100, k: 150, n: 16),
     Shape(name: "LeNet fc1", m: 128, k: 400, n: 120),
   ]
+  /// ResNet-8 (`Models.resnet(depth: 8)`, width 16, 28×28 inputs) convolutions for 8 images
+  /// through im2col: one 3×3 convolution of each stage (28², 14², 7² outputs per image) and the
+  /// 1×1 projection shortcut into the last stage (a plain sparse matrix product).
+  static let resNet = [
+    Shape(name: "ResNet-8 conv 3×3 16→16 (im2col, 8 images)", m: 8 * 784, k: 144, n: 16),
+    Shape(name: "ResNet-8 conv 3×3 32→32 (im2col, 8 images)", m: 8 * 196, k: 288, n: 32),
+    Shape(name: "ResNet-8 conv 3×3 64→64 (im2col, 8 images)", m: 8 * 49, k: 576, n: 64),
+    Shape(name: "ResNet-8 shortcut 1×1 32→64 (8 images)", m: 8 * 49, k: 32, n: 64),
+  ]
+  /// Every shape of the issue: MiniLM, 4096² at M = 1 and 128, LeNet and ResNet layers.
+  static var all: [Shape] { miniLM + large + leNet + resNet }
 
   /// `--shapes TEXT`: only shapes whose name contains TEXT.
   nonisolated(unsafe) static var shapeFilter: String?

@@ -2,10 +2,10 @@ import Winnow
 import WinnowKernels
 
 /// `winnow-bench nm | int8 | int4 | binary`: each packed format against dense BLAS on the
-/// MiniLM projections, 4096² at M = 1 and 128, and the LeNet layers as GEMMs.
+/// MiniLM projections, 4096² at M = 1 and 128, and the LeNet and ResNet-8 layers as GEMMs.
 enum QuantizedBenchmark {
   static var shapes: [PackedBenchmark.Shape] {
-    PackedBenchmark.selected(PackedBenchmark.miniLM + PackedBenchmark.large + PackedBenchmark.leNet)
+    PackedBenchmark.selected(PackedBenchmark.all)
   }
 
   static func denseWeights(_ shape: PackedBenchmark.Shape) -> [Float] {

@@ -13,7 +13,7 @@ import CRawBLAS
 /// library itself calls there; sgemm is ~7× slower for one row). Rates are dense-equivalent,
 /// `2·M·N·K / t`, so a sparse kernel beats dense exactly when its rate is higher.
 enum SpMMBenchmark {
-  static let shapes = PackedBenchmark.miniLM + PackedBenchmark.large
+  static var shapes: [PackedBenchmark.Shape] { PackedBenchmark.all }
   static let sparsities = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
   /// BSR block shapes (rows × columns): 1×4 shares an index over 4 inputs, 4×1 and 8×1 share
   /// each activation load over 4 or 8 output rows.
