@@ -55,19 +55,42 @@ static inline int popcount64(uint64_t v) {
   return (int)((v * 0x0101010101010101ull) >> 56);
 }
 
-void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
-                               const uint64_t *signs, const float *alphas, const float *bias, int relu,
-                               float *y, int row_begin, int row_end) {
+/// Word w of row j: row-major (`interleaved` 0) or in 8-row panels (1, winnow_xnor_pack_panels).
+static inline uint64_t sign_word(const uint64_t *signs, int interleaved, int words, int j, int w) {
+  return interleaved ? signs[((size_t)(j / 8) * words + w) * 8 + j % 8] : signs[(size_t)j * words + w];
+}
+
+static void xnor_gemm_scalar(int m, int n, int k, const uint64_t *x_bits, const float *betas, const uint64_t *signs,
+                             int interleaved, const float *alphas, const float *bias, int relu, float *y,
+                             int row_begin, int row_end) {
   int words = (k + 63) / 64;
   for (int i = 0; i < m; i++)
     for (int j = row_begin; j < row_end; j++) {
       int count = 0;
-      for (int w = 0; w < words; w++) count += popcount64(x_bits[(size_t)i * words + w] ^ signs[(size_t)j * words + w]);
+      for (int w = 0; w < words; w++)
+        count += popcount64(x_bits[(size_t)i * words + w] ^ sign_word(signs, interleaved, words, j, w));
       float v = alphas[j] * betas[i];
       v = v * (float)(k - 2 * count);
       v += bias ? bias[j] : 0.0f;
       y[(size_t)i * n + j] = relu && !(v > 0) ? 0.0f : v;
     }
+}
+
+void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                               const uint64_t *signs, const float *alphas, const float *bias, int relu,
+                               float *y, int row_begin, int row_end) {
+  xnor_gemm_scalar(m, n, k, x_bits, betas, signs, 0, alphas, bias, relu, y, row_begin, row_end);
+}
+
+void winnow_xnor_gemm_portable_panels(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                                      const uint64_t *panels, const float *alphas, const float *bias, int relu,
+                                      float *y, int row_begin, int row_end) {
+  xnor_gemm_scalar(m, n, k, x_bits, betas, panels, 1, alphas, bias, relu, y, row_begin, row_end);
+}
+
+void winnow_xnor_unpack_panels(const uint64_t *panels, int n, int words, uint64_t *signs) {
+  for (int j = 0; j < n; j++)
+    for (int w = 0; w < words; w++) signs[(size_t)j * words + w] = sign_word(panels, 1, words, j, w);
 }
 
 #if defined(__x86_64__)

@@ -42,13 +42,7 @@ func denseValues(of weights: any PackedLinearWeights) -> [Float]? {
   case let w as CSRInt8Matrix: w.dense()
   case let w as NMSparseMatrix: w.dense()
   case let w as Int4LinearWeights: w.dequantized()
-  case let w as BinaryLinearWeights:
-    // α·(±1): the dense twin of the weights (its activations are not binarised).
-    (0..<(w.outputFeatures * w.inputFeatures)).map { i in
-      let (r, c) = (i / w.inputFeatures, i % w.inputFeatures)
-      let word = w.signs[r * ((w.inputFeatures + 63) / 64) + c / 64]
-      return (word >> UInt64(c % 64)) & 1 == 1 ? w.scales[r] : -w.scales[r]
-    }
+  case let w as BinaryLinearWeights: w.dense()  // α·(±1); its activations are not binarised
   default: nil
   }
 }

@@ -35,6 +35,24 @@ import WinnowKernels
     #expect(abs(w.scales[0] - 0.8 / 3) < 1e-6)
   }
 
+  /// One layout in memory (8-row panels where VPOPCNTDQ runs, else the row-major words); the
+  /// row-major `signs` and the dense twin are rebuilt exactly from it, odd row counts included.
+  @Test func oneLayoutAndItsRoundTrip() throws {
+    for (n, k) in [(17, 130), (8, 64), (1, 3)] {
+      let dense = PackedLinearTests.values(n * k, seed: UInt64(n + k))
+      let w = BinaryLinearWeights.binarizing(dense, outputFeatures: n, inputFeatures: k)
+      let words = (k + 63) / 64
+      var signs = [UInt64](repeating: 0, count: n * words)
+      for i in 0..<(n * k) where dense[i] >= 0 { signs[i / k * words + i % k / 64] |= 1 << UInt64(i % k % 64) }
+      #expect(w.signs == signs)
+      #expect(w.dense() == (0..<(n * k)).map { dense[$0] >= 0 ? w.scales[$0 / k] : -w.scales[$0 / k] })
+      let interleaved = w.kernelName(for: .native).hasSuffix("__avx512vpopcntdq")
+      #expect(w.packedByteCount == (interleaved ? (n + 7) / 8 * 8 : n) * words * 8 + n * 4)
+      let adopted = try BinaryLinearWeights(signs: w.signs, scales: w.scales, outputFeatures: n, inputFeatures: k)
+      #expect(adopted.signs == signs && adopted.packedByteCount == w.packedByteCount)
+    }
+  }
+
   @Test func nativeKernelIsChosenWhenTheCPUHasVPOPCNTDQ() {
     let w = BinaryLinearWeights.binarizing([1, -1], outputFeatures: 1, inputFeatures: 2)
     let native = CPUFeatures.current.isSuperset(of: [.avx512f, .avx512vl, .avx512vpopcntdq])

@@ -133,6 +133,12 @@ void winnow_binarize_rows_avx512(const float *x, int m, int k, uint64_t *bits, f
 void winnow_xnor_gemm_portable(int m, int n, int k, const uint64_t *x_bits, const float *betas,
                                const uint64_t *signs, const float *alphas, const float *bias, int relu,
                                float *y, int row_begin, int row_end);
+/// The portable XNOR GEMM reading the 8-row panels (the layout kept where VPOPCNTDQ exists).
+void winnow_xnor_gemm_portable_panels(int m, int n, int k, const uint64_t *x_bits, const float *betas,
+                                      const uint64_t *panels, const float *alphas, const float *bias, int relu,
+                                      float *y, int row_begin, int row_end);
+/// The inverse of winnow_xnor_pack_panels: N rows × `words` row-major sign words.
+void winnow_xnor_unpack_panels(const uint64_t *panels, int n, int words, uint64_t *signs);
 /// AVX-512 VPOPCNTDQ XNOR GEMM for output rows [16·pair_begin, 16·pair_end) on the panels.
 void winnow_xnor_gemm_avx512(int m, int n, int k, const uint64_t *x_bits, const float *betas,
                              const uint64_t *panels, const float *alphas, const float *bias, int relu,

@@ -10,7 +10,8 @@ import CWinnowKernels
 /// Layout: `signs` holds `⌈K/64⌉` UInt64 words per output row; bit `i` of word `j` of row `n` is
 /// the sign of `W[n, 64j + i]`; bits at or past K must be 0. Example, K = 3, one row
 /// `W = [0.5, −0.2, 0.1]`: `signs = [0b101]` (bits 0 and 2 set), `α = [0.2667]` (mean |w|).
-/// At load the rows are also interleaved in panels of 8 for the VPOPCNTDQ kernel.
+/// Where the VPOPCNTDQ kernel runs, the rows are instead kept interleaved in panels of 8 (one
+/// layout in memory, 1 bit per weight plus padding to 8 rows); `signs` is rebuilt on demand.
 ///
 /// Unlike the other formats this one is not an exact encoding of some dense `W` times the exact
 /// `X`: the activations are binarised too, so its tests compare with a Swift reference on the
@@ -18,12 +19,19 @@ import CWinnowKernels
 public struct BinaryLinearWeights: PackedLinearWeights {
   public let outputFeatures: Int
   public let inputFeatures: Int
-  /// `N · ⌈K/64⌉` sign words, row by row.
-  public let signs: [UInt64]
+  /// `N · ⌈K/64⌉` sign words, row by row (rebuilt from the panels when those are kept).
+  public var signs: [UInt64] {
+    guard interleaved else { return signWords }
+    var signs = [UInt64](repeating: 0, count: outputFeatures * wordsPerRow)
+    signWords.withUnsafeBufferPointer { winnow_xnor_unpack_panels($0.baseAddress, Int32(outputFeatures), Int32(wordsPerRow), &signs) }
+    return signs
+  }
   /// `N` per-output-channel scales α (finite).
   public let scales: [Float]
-  /// The VPOPCNTDQ layout (empty when this CPU has no AVX-512 VPOPCNTDQ).
-  let panels: [UInt64]
+  /// The one layout kept: 8-row panels (`interleaved`, where this CPU has AVX-512 VPOPCNTDQ:
+  /// `panel[(p·W + w)·8 + r]` = word w of row 8p + r, zero past N) or the row-major `signs`.
+  let signWords: [UInt64]
+  let interleaved: Bool
 
   public var wordsPerRow: Int { (inputFeatures + 63) / 64 }
 
@@ -48,16 +56,16 @@ public struct BinaryLinearWeights: PackedLinearWeights {
   }
 
   private init(unchecked signs: [UInt64], _ scales: [Float], _ n: Int, _ k: Int) {
-    (self.signs, self.scales, self.outputFeatures, self.inputFeatures) = (signs, scales, n, k)
+    (self.scales, self.outputFeatures, self.inputFeatures) = (scales, n, k)
     if !KernelDispatch.usesNEON && CPUFeatures.current.isSuperset(of: Self.nativeFeatures) && n > 0 {
       let words = (k + 63) / 64
       var packed = [UInt64](repeating: 0, count: (n + 7) / 8 * 8 * words)
       signs.withUnsafeBufferPointer { s in
         packed.withUnsafeMutableBufferPointer { winnow_xnor_pack_panels(s.baseAddress, Int32(n), Int32(words), $0.baseAddress) }
       }
-      panels = packed
+      (signWords, interleaved) = (packed, true)
     } else {
-      panels = []
+      (signWords, interleaved) = (signs, false)
     }
   }
 
@@ -80,13 +88,14 @@ public struct BinaryLinearWeights: PackedLinearWeights {
   /// AVX-512 VPOPCNTDQ on 8-row panels (x86); on arm64 NEON CNT on the row-major signs.
   static let nativeFeatures: CPUFeatures = [.avx512f, .avx512vl, .avx512vpopcntdq]
 
-  public var packedByteCount: Int { signs.count * 8 + scales.count * 4 }
+  /// Bytes kept in memory: the sign words (padded to 8 rows when interleaved) and the scales.
+  public var packedByteCount: Int { signWords.count * 8 + scales.count * 4 }
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public func kernelName(for path: KernelPath) -> String {
     guard usesNative(path) else { return "xnor_gemm_1x1__scalar" }
     return KernelDispatch.usesNEON ? "xnor_gemm_1x1__neon" : "xnor_gemm_4x16__avx512vpopcntdq"
   }
-  func usesNative(_ path: KernelPath) -> Bool { path == .native && (KernelDispatch.usesNEON || !panels.isEmpty) }
+  func usesNative(_ path: KernelPath) -> Bool { path == .native && (KernelDispatch.usesNEON || interleaved) }
 
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,
@@ -112,7 +121,7 @@ public struct BinaryLinearWeights: PackedLinearWeights {
         let (bits, betas) = (UnsafePointer(bits.baseAddress!), UnsafePointer(betas.baseAddress!))
         scales.withUnsafeBufferPointer { alphas in
           if usesNative(path) && !KernelDispatch.usesNEON {
-            panels.withUnsafeBufferPointer { panels in
+            signWords.withUnsafeBufferPointer { panels in
               let pairs = (n + 15) / 16
               parallelFor(pairs, minimumPerChunk: max(1, (1 << 16) / max(1, m * words * 16))) { chunk in
                 winnow_xnor_gemm_avx512(Int32(m), Int32(n), Int32(k), bits, betas, panels.baseAddress, alphas.baseAddress,
@@ -120,8 +129,9 @@ public struct BinaryLinearWeights: PackedLinearWeights {
               }
             }
           } else {
-            let kernel = usesNative(path) ? winnow_xnor_gemm_neon : winnow_xnor_gemm_portable
-            signs.withUnsafeBufferPointer { signs in
+            let kernel = usesNative(path) ? winnow_xnor_gemm_neon
+              : interleaved ? winnow_xnor_gemm_portable_panels : winnow_xnor_gemm_portable
+            signWords.withUnsafeBufferPointer { signs in
               parallelFor(n, minimumPerChunk: max(1, (1 << 14) / max(1, m * words))) { chunk in
                 kernel(Int32(m), Int32(n), Int32(k), bits, betas, signs.baseAddress, alphas.baseAddress,
                        bias, relu, y, Int32(chunk.lowerBound), Int32(chunk.upperBound))
@@ -133,9 +143,18 @@ public struct BinaryLinearWeights: PackedLinearWeights {
     }
   }
 
+  /// The dense twin of the weights, `W[n, k] = α[n]·s_w[n, k]` (row-major `N×K`).
+  public func dense() -> [Float] {
+    let (n, k, words, signs) = (outputFeatures, inputFeatures, wordsPerRow, signs)
+    return (0..<(n * k)).map { i in
+      let (r, c) = (i / max(1, k), i % max(1, k))
+      return (signs[r * words + c / 64] >> UInt64(c % 64)) & 1 == 1 ? scales[r] : -scales[r]
+    }
+  }
+
   /// The reference twin on unpacked ±1 signs, in Double: `α·β·Σ_k s_w·s_x + bias`.
   public func referenceMultiply(_ x: [Float], m: Int, bias: [Float]?, activation: EpilogueActivation) -> [Float] {
-    let (n, k, words) = (outputFeatures, inputFeatures, wordsPerRow)
+    let (n, k, words, signs) = (outputFeatures, inputFeatures, wordsPerRow, signs)
     var y = [Float](repeating: 0, count: m * n)
     for i in 0..<m {
       let row = x[i * k..<(i + 1) * k]
