@@ -32,6 +32,11 @@ static uint32_t detect_features(void) {
   if (zmm_ok && ((b >> 31) & 1)) bits |= WINNOW_CPU_AVX512VL;
   if (zmm_ok && ((c >> 14) & 1)) bits |= WINNOW_CPU_AVX512VPOPCNTDQ;
   if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;
+  if (zmm_ok && a >= 1) {  // leaf 7 sub-leaf 0 EAX: the highest sub-leaf; AVX512_BF16 is 7.1 EAX bit 5
+    uint32_t a1, b1, c1, d1;
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    if ((a1 >> 5) & 1) bits |= WINNOW_CPU_AVX512BF16;
+  }
   if (amx_ok && ((d >> 22) & 1)) bits |= WINNOW_CPU_AMX_BF16;
   return bits;
 }

@@ -65,4 +65,19 @@ import WinnowTestSupport
       #expect(cos >= 0.999, "sequence \(row): cosine \(cos)")
     }
   }
+
+  /// bf16 attention (where the CPU has AVX512-BF16; elsewhere it is the float32 path) keeps
+  /// the embeddings of the float32 path to within bf16's 2⁻⁹ relative rounding of Q, K, V
+  /// and P: cosine ≥ 0.9999 on the tiny model, where a wrong layout or scale gives < 0.9.
+  @Test func bfloat16AttentionStaysCloseToFloat32() {
+    let model = Self.model(seed: 24)
+    let batch = Self.batch([7, 2, 16, 1, 13], seed: 6)
+    let exact = BERTInference(model).pooledEmbeddings(batch, normalize: true).scalars
+    let bf16 = BERTInference(model, attention: .bfloat16).pooledEmbeddings(batch, normalize: true).scalars
+    let c = BERTTests.tiny.hiddenSize
+    for row in 0..<batch.batchSize {
+      let cos = cosine(bf16[(row * c)..<((row + 1) * c)], Array(exact[(row * c)..<((row + 1) * c)]))
+      #expect(cos >= 0.9999, "sequence \(row): cosine \(cos)")
+    }
+  }
 }

@@ -16,11 +16,15 @@ enum MiniLMBenchmark {
   struct Variant: Sendable {
     let name: String, key: String
     let pack: @Sendable (Tensor) -> any PackedLinearWeights
+    var attention = AttentionPrecision.float32
   }
 
   static let variants = [
     Variant(name: "winnow fp32 (fused)", key: "winnow_fp32", pack: BERTInference.dense),
     Variant(name: "winnow int8 weights + dynamic int8 activations (VNNI)", key: "winnow_int8", pack: BERTInference.int8),
+    Variant(
+      name: "winnow int8 (VNNI) + bf16 attention (AVX512-BF16)", key: "winnow_int8_bf16attn", pack: BERTInference.int8,
+      attention: .bfloat16),
   ]
 
   /// The model directory: `--model-dir`, else `$WINNOW_ASSETS/minilm`, else
@@ -54,7 +58,7 @@ enum MiniLMBenchmark {
     say("## all-MiniLM-L6-v2 embeddings, seq 128, all tokens real (\(directory))\n")
     say("row kernels: \(RowKernels.isa)\n")
     let variants = Self.variants.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? true }.map(\.element)
-    let inferences = variants.map { BERTInference(embedder.model, pack: $0.pack) }
+    let inferences = variants.map { BERTInference(embedder.model, pack: $0.pack, attention: $0.attention) }
     fidelity(embedder, variants, inferences)
     if phases { profile(embedder, variants, inferences) }
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")

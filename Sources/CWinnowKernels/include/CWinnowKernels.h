@@ -17,6 +17,7 @@ enum {
   WINNOW_CPU_AVX512VL = 1u << 8,
   WINNOW_CPU_AVX512VPOPCNTDQ = 1u << 9,
   WINNOW_CPU_NEON_DOTPROD = 1u << 10,  // arm64 SDOT/UDOT (FEAT_DotProd)
+  WINNOW_CPU_AVX512BF16 = 1u << 11,  // x86 VDPBF16PS (CPUID 7.1 EAX bit 5)
 };
 
 /// Returns the WINNOW_CPU_* bits this processor and operating system support.

@@ -29,6 +29,7 @@ public struct CPUFeatures: OptionSet, Sendable, Hashable {
   public static let neon = CPUFeatures(rawValue: UInt32(WINNOW_CPU_NEON))
   /// arm64 SDOT/UDOT (FEAT_DotProd, optional from ARMv8.2); the int8 GEMM uses it when present.
   public static let neonDotProduct = CPUFeatures(rawValue: UInt32(WINNOW_CPU_NEON_DOTPROD))
+  public static let avx512bf16 = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AVX512BF16))
 
   /// This processor's features, as the operating system allows them.
   public static let current = CPUFeatures(rawValue: winnow_cpu_features())

@@ -29,10 +29,13 @@ extension BERTInference {
       m * (2 * c + 4 * inner + f) + slots * slotCount(longest: longest, headWidth: headWidth)
     }
 
-    /// Scores `n×n` and the packed right operand (`K`: ceil(n/32)·32·d floats, `Vᵀ`: ceil(d/32)·32·n).
+    /// Scores `n×n` and the packed right operand (`K`: ceil(n/32)·32·d floats, `Vᵀ`: ceil(d/32)·32·n),
+    /// or the bf16 kernel's operands and scores, whichever is larger.
     static func slotCount(longest n: Int, headWidth d: Int) -> Int {
       let packed = Swift.max(PanelGEMM.packedCount(n: n, k: d), PanelGEMM.packedCount(n: d, k: n), 1)
-      return Swift.max(n * n, 1) + packed
+      // Rounded to 16 floats so every slot starts 64-byte aligned.
+      let floats = Swift.max(Swift.max(n * n, 1) + packed, AttentionKernels.bfloat16WorkspaceCount(n: n, d: d))
+      return (floats + 15) / 16 * 16
     }
 
     init(

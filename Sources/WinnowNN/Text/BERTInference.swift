@@ -34,12 +34,18 @@ public struct BERTInference: Sendable {
   let wordEmbeddings: [Float], positionEmbeddings: [Float], tokenType: [Float]
   let embeddingNorm: (gamma: [Float], beta: [Float])
   let blocks: [Block]
+  /// How attention's two products are computed (float32, or bf16 where the CPU has AVX512-BF16).
+  public let attentionPrecision: AttentionPrecision
   /// The last call's buffers, kept for the next (see ``Workspace``).
   let workspaceCache = WorkspaceCache()
 
   /// Packs `model`'s current effective weights; `pack` receives each `N×K` weight matrix.
-  public init(_ model: BERTModel, pack: (Tensor) -> any PackedLinearWeights = BERTInference.dense) {
+  public init(
+    _ model: BERTModel, pack: (Tensor) -> any PackedLinearWeights = BERTInference.dense,
+    attention: AttentionPrecision = .float32
+  ) {
     configuration = model.configuration
+    attentionPrecision = attention
     let e = model.embeddings
     wordEmbeddings = e.words.weight.effective.scalars
     positionEmbeddings = e.positions.weight.effective.scalars
