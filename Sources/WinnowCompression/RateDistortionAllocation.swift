@@ -20,15 +20,19 @@ import WinnowNN
 ///
 /// Between grid points D_i is interpolated linearly in the pruned count (the paper evaluates
 /// its grid points only; interpolation lets the DP meet the budget to a bin instead of to a
-/// grid step). No layer is pruned beyond the largest grid sparsity (98% by default), so no
-/// layer is emptied.
+/// grid step). No layer is pruned beyond the largest grid sparsity (99.9% by default), and
+/// never to its last weight: a grid count is at most n_i − 1, so no layer is emptied.
+///
+/// The grid reaches past the overall sparsities one asks for (98% in the pruning sweeps): its
+/// top was once 98%, and since each layer's capacity is rounded down to whole bins, an
+/// overall 98% could not be met at all.
 ///
 ///     let rd = try RateDistortionAllocation()
 ///     let plan = try rd.plan(for: model, sparsity: 0.9, calibration: batch.images)
 ///     try Pruning.apply(plan, to: model)
 public struct RateDistortionAllocation: Sendable, Hashable {
-  /// 0%, 5%, …, 95%, 98%.
-  public static let defaultGrid: [Double] = (0..<20).map { Double($0) / 20 } + [0.98]
+  /// 0%, 5%, …, 95%, 98%, 99%, 99.5%, 99.9%.
+  public static let defaultGrid: [Double] = (0..<20).map { Double($0) / 20 } + [0.98, 0.99, 0.995, 0.999]
 
   /// Candidate per-layer sparsities: strictly increasing, starting at 0, all below 1.
   public var grid: [Double]
@@ -49,7 +53,7 @@ public struct RateDistortionAllocation: Sendable, Hashable {
     public var name: String
     /// Weights in the layer.
     public var count: Int
-    /// round(s·count) for each grid sparsity s.
+    /// min(round(s·count), count − 1) for each grid sparsity s (see ``prunedCount(sparsity:of:)``).
     public var prunedCounts: [Int]
     /// Mean squared change of the outputs at each of `prunedCounts`.
     public var distortions: [Double]
@@ -99,7 +103,7 @@ public struct RateDistortionAllocation: Sendable, Hashable {
     defer { saved.restore(into: model) }
     return names.map { name in
       let magnitude = weights[name]!
-      let counts = grid.map { pruneCount(sparsity: $0, count: magnitude.count) }
+      let counts = grid.map { Self.prunedCount(sparsity: $0, of: magnitude.count) }
       let distortions = counts.map { k in
         let mask = MaskSelection.maskPruningLowest(magnitude, count: k)
         model.visitParameters { n, p in if n == name { p.mask = mask } }
@@ -124,7 +128,11 @@ public struct RateDistortionAllocation: Sendable, Hashable {
     let binSize = max(1, (total + bins - 1) / bins)
     let target = (budget + binSize - 1) / binSize
     let capacity = curves.map { $0.prunedCounts.last! / binSize }
-    guard capacity.reduce(0, +) >= target else { throw .impossibleSparsity(layer: "(global)", sparsity: sparsity) }
+    guard capacity.reduce(0, +) >= target else {
+      throw .malformedPlan(reason: String(
+        format: "rate-distortion allocation cannot prune %g of the weights (%d of %d, in bins of %d) without pruning a layer beyond the grid's largest sparsity %g",
+        sparsity, budget, total, binSize, grid.last!))
+    }
 
     // best[t]: least Σ D over the layers so far with t bins pruned; picks[i][t]: layer i's bins.
     var best = [Double](repeating: .infinity, count: target + 1)
@@ -155,6 +163,12 @@ public struct RateDistortionAllocation: Sendable, Hashable {
     }
     return Allocation(plan: PruningPlan(layers: layers), prunedCounts: counts, predictedDistortion: best[target],
                       budget: budget, binSize: binSize)
+  }
+
+  /// The weights a grid sparsity `s` prunes in a layer of `count`: round(s·count), but at
+  /// most count − 1 so that no layer is emptied (a small layer at 99.9% keeps one weight).
+  public static func prunedCount(sparsity s: Double, of count: Int) -> Int {
+    min(pruneCount(sparsity: s, count: count), max(count - 1, 0))
   }
 
   /// Steps 1 and 2: the plan for `sparsity` of the weights `names` (default: all of rank ≥ 2).

@@ -19,6 +19,7 @@ struct WinnowCommand: ParsableCommand {
       Info.self,
       Prune.self,
       Sweep.self,
+      SweepMerge.self,
       Lottery.self,
       Soup.self,
       SAP.self,

@@ -188,6 +188,11 @@ func scratch(_ name: String) -> String {
       #expect(r.stdout.contains(row), "missing row \(row)")
     }
     #expect(FileManager.default.fileExists(atPath: out + "/t.svg"))
+    // A sweep merged with itself is the same table; a missing file is named.
+    let merged = try winnow(["sweep-merge", out + "/t.json", out + "/t.json", "--out", out, "--name", "m"])
+    #expect(merged.status == 0 && merged.stdout.contains("| soup |") && FileManager.default.fileExists(atPath: out + "/m.svg"), "\(merged.stderr)")
+    let missing = try winnow(["sweep-merge", out + "/t.json", out + "/none.json"])
+    #expect(missing.status != 0 && missing.stderr.contains("none.json"), "\(missing.stderr)")
     let sap = try winnow(["sap", try trainedCheckpoint(), "--rounds", "2", "--finetune-epochs", "1", "--limit", "256", "--output", scratch("sap.ckpt")])
     #expect(sap.status == 0, "\(sap.stderr)")
     #expect(sap.stdout.contains("round 1: PQ Index") && sap.stdout.contains("round 2: PQ Index") && sap.stdout.contains("SAP: 2 round(s)"))

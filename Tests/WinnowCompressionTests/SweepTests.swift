@@ -76,4 +76,47 @@ import WinnowNN
       try PruningSweep(spec: spec, dense: TrainingConfiguration(), finetuneEpochs: 0, finetuneLearningRate: 0.01, methods: [.magnitude], sparsities: [0.5])
     }
   }
+
+  /// Sweeps run in parts (one sparsity or one method group per invocation) merge into one
+  /// report only when they started from the same dense network and never disagree.
+  @Test func sweepFilesMergeIntoOneOrderedReport() throws {
+    func result(_ method: String, _ s: Double, _ accuracy: Float, parameters: Int = 100) -> PruningSweep.Result {
+      PruningSweep.Result(method: method, targetSparsity: s, nonZero: method == "dense" ? parameters : 10, parameters: parameters,
+                          accuracy: accuracy, accuracyBeforeFineTuning: nil, seconds: 1, note: nil)
+    }
+    let dense = result("dense", 0, 0.9)
+    let a = [dense, result("random-same-layers", 0.9, 0.80), result("soup", 0.9, 0.70)]
+    let b = [dense, result("srste 2:4", 0.5, 0.86), result("global-magnitude", 0.9, 0.85), result("global-magnitude", 0.5, 0.88),
+             result("random-same-layers", 0.9, 0.80)]
+    let merged = try SweepReport.merge([("a.json", a), ("b.json", b)])
+    // Dense first, then SweepMethod order (global-magnitude, random-same-layers, srste, soup), sparsity ascending;
+    // the identical random-same-layers row of b is kept once.
+    #expect(merged.map(\.method) == ["dense", "global-magnitude", "global-magnitude", "random-same-layers", "srste 2:4", "soup"])
+    #expect(merged[1].targetSparsity == 0.5 && merged[2].targetSparsity == 0.9)
+    // Baselines are looked up across files: soup (a) loses to random-same-layers (a), global magnitude (b) does not.
+    let markdown = SweepReport(title: "t", results: merged).markdown
+    #expect(markdown.contains("| soup | — | 70.00% ↓ (10) |") && markdown.contains("| global-magnitude | 88.00% (10) | 85.00% (10) |"))
+
+    #expect(throws: SweepMergeError.conflictingResult(file: "c.json", method: "random-same-layers", sparsity: 0.9)) {
+      try SweepReport.merge([("a.json", a), ("c.json", [dense, result("random-same-layers", 0.9, 0.81)])])
+    }
+    #expect(throws: SweepMergeError.differentDense(file: "d.json", accuracy: 0.9, parameters: 99, expectedAccuracy: 0.9, expectedParameters: 100)) {
+      try SweepReport.merge([("a.json", a), ("d.json", [result("dense", 0, 0.9, parameters: 99)])])
+    }
+    #expect(throws: SweepMergeError.noDenseRow(file: "e.json")) { try SweepReport.merge([("a.json", a), ("e.json", [result("soup", 0.5, 0.7)])]) }
+    #expect(throws: SweepMergeError.noFiles) { try SweepReport.merge([]) }
+
+    // Round trip through the files `winnow sweep` writes; a missing file is named.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-merge-\(getpid())").path
+    try SweepReport(title: "a", results: a).write(to: directory, name: "a")
+    try SweepReport(title: "b", results: b).write(to: directory, name: "b")
+    let report = try SweepReport.merging(files: [directory + "/a.json", directory + "/b.json"], title: "both")
+    #expect(report.results == merged)
+    #expect(throws: SweepMergeError.self) { try SweepReport.merging(files: [directory + "/a.json", directory + "/missing.json"], title: "x") }
+    do {
+      _ = try SweepReport.merging(files: [directory + "/missing.json"], title: "x")
+    } catch {
+      #expect(error.description.contains("missing.json"))
+    }
+  }
 }
