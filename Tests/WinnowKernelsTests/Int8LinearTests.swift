@@ -53,11 +53,11 @@ import WinnowKernels
     }
   }
 
-  /// The VNNI kernel walks blocks of tokens of ~128 KB of activations (24 tokens at K = 4096:
-  /// 128 Ki / 4096 rounded down to the 12-token tile): M = 61 is two full blocks and a
-  /// partial one ending in a partial tile.
-  @Test func kernelsMatchReferenceAcrossTokenBlocks() {
-    let (m, n, k) = (61, 40, 4096)
+  /// The VNNI kernel takes the panels of 32 outputs in groups of ~512 KB of weights (4 panels
+  /// at K = 4096), each group against every 12-token tile: N = 200 is 7 panels in two groups
+  /// (3 + 4) ending in a partial panel, and M = 61 ends in a partial tile.
+  @Test func kernelsMatchReferenceAcrossPanelGroups() {
+    let (m, n, k) = (61, 200, 4096)
     let w = Int8LinearWeights.quantizingPerChannel(Self.weights(n: n, k: k, seed: 77), outputFeatures: n, inputFeatures: k)
     let x = PackedLinearTests.values(m * k, seed: 78).map { $0 * 2 - 0.3 }
     let bias = PackedLinearTests.values(n, seed: 79)

@@ -32,6 +32,24 @@ import WinnowTestSupport
     }
   }
 
+  /// The feed-forward half runs in blocks of ~96 tokens split over threads, unless an
+  /// observer is attached (then one block of all tokens). 151 and 300 tokens make 2–4 blocks
+  /// with a short last one; every token's hidden state must not depend on the blocking: the
+  /// int8 path bit for bit (integer sums, same epilogue), the fp32 path to float rounding.
+  @Test(arguments: [[16, 16, 16, 16, 16, 16, 16, 16, 16, 7], Array(repeating: 15, count: 20)])
+  func feedForwardBlocksGiveTheSameHiddenStatesAsOneBlock(lengths: [Int]) {
+    let model = Self.model(seed: 25)
+    let batch = Self.batch(lengths, seed: 7)
+    for (name, pack) in [("int8", BERTInference.int8), ("fp32", BERTInference.dense)] {
+      let inference = BERTInference(model, pack: pack)
+      let blocked = inference.hiddenStates(batch)
+      let whole = inference.hiddenStates(batch, observer: { _, _, _, _ in })
+      #expect(blocked.count == lengths.reduce(0, +) * BERTTests.tiny.hiddenSize)
+      let largest = zip(blocked, whole).map { abs($0 - $1) }.max() ?? 0
+      #expect(name == "int8" ? blocked == whole : largest <= 1e-5, "\(name): largest difference \(largest)")
+    }
+  }
+
   @Test func profiledEmbeddingsEqualPlainOnesAndTimeEveryPhase() {
     let inference = BERTInference(Self.model(seed: 22))
     let batch = Self.batch([7, 12], seed: 4)

@@ -9,7 +9,7 @@ extension BERTInference {
   ///     scratch       M×C     the attention block's output (the FFN input and residual)
   ///     queryKeyValue M×3C'   Q | K | V of every token (C' = widest block's heads·d)
   ///     context       M×C'    attention output, heads side by side
-  ///     intermediate  M×F     FFN activations
+  ///     intermediate  M×F     FFN activations (each thread uses the rows of its own token blocks)
   ///     attention     slots × (n² scores + packed K or Vᵀ) per attention thread
   ///
   /// Every block reuses the same buffers. The allocation is kept by the ``BERTInference``

@@ -179,10 +179,10 @@ public struct BERTInference: Sendable {
     _ block: Block, _ lengths: [Int], _ workspace: Workspace,
     observe: ((String, UnsafePointer<Float>, Int) -> Void)? = nil, clock: PhaseClock? = nil
   ) {
-    let c = configuration.hiddenSize, width = configuration.intermediateSize
+    let c = configuration.hiddenSize
     let m = lengths.reduce(0, +)
     let inner = block.heads * block.headWidth
-    let (x, scratch, hidden) = (workspace.hidden, workspace.scratch, workspace.intermediate)
+    let (x, scratch) = (workspace.hidden, workspace.scratch)
     for name in ["attention.self.query", "attention.self.key", "attention.self.value"] { observe?(name, x, c) }
     block.queryKeyValueBias.withUnsafeBufferPointer {
       block.queryKeyValue.multiply(x, m: m, bias: $0.baseAddress, activation: .none, into: workspace.queryKeyValue)
@@ -198,19 +198,7 @@ public struct BERTInference: Sendable {
     layerNorm(scratch, residual: x, block.attentionNorm, rows: m)
     clock?.lap(.layerNorm)
     observe?("intermediate.dense", scratch, c)
-    block.intermediateBias.withUnsafeBufferPointer {
-      block.intermediate.multiply(scratch, m: m, bias: $0.baseAddress, activation: .none, into: hidden)
-    }
-    clock?.lap(.intermediate)
-    activate(hidden, rows: m, width: width)
-    clock?.lap(.activation)
-    observe?("output.dense", hidden, width)
-    block.outputBias.withUnsafeBufferPointer {
-      block.output.multiply(hidden, m: m, bias: $0.baseAddress, activation: .none, into: x)
-    }
-    clock?.lap(.output)
-    layerNorm(x, residual: scratch, block.outputNorm, rows: m)
-    clock?.lap(.layerNorm)
+    feedForward(block, rows: m, workspace, observe: observe, clock: clock)
   }
 
   /// The FFN activation in place on `rows × width` values, rows split over threads.
