@@ -26,34 +26,45 @@ extension BERTInference {
   /// The (sequence, head) jobs are cut into at most `workspace.attentionSlots` contiguous
   /// chunks, each with its own slot of the workspace for scores and the packed operands.
   func attention(_ workspace: Workspace, _ lengths: [Int], heads: Int, width: Int) {
-    let inner = heads * width, stride = 3 * inner
-    var offsets = [0]
-    for length in lengths { offsets.append(offsets.last! + length) }
-    let scale = 1 / Float(width).squareRoot()
-    let precision = attentionPrecision.effective
-    let packedPath = PanelPackedWeights.isAvailable
-    let (qkv, context) = (workspace.queryKeyValue, workspace.context)
+    let offsets = Self.rowOffsets(lengths)
     let jobs = lengths.count * heads, chunks = Swift.min(workspace.attentionSlots, jobs)
     parallelFor(chunks) { chunkRange in
       for chunk in chunkRange {
-        let slot = workspace.attention + chunk * workspace.attentionSlot
         for job in (jobs * chunk / chunks)..<(jobs * (chunk + 1) / chunks) {
           let (s, h) = job.quotientAndRemainder(dividingBy: heads)
-          let n = lengths[s]
-          guard n > 0 else { continue }
-          let q = qkv + offsets[s] * stride + h * width
-          let out = context + offsets[s] * inner + h * width
-          if precision == .bfloat16 {
-            AttentionKernels.bfloat16(
-              q: q, k: q + inner, v: q + 2 * inner, stride: stride, n: n, d: width, scale: scale, into: out,
-              outStride: inner, workspace: slot)
-          } else if packedPath {
-            Self.attentionPanelPacked(q, n: n, width: width, inner: inner, scale: scale, slot: slot, into: out)
-          } else {
-            Self.attentionBLAS(q, n: n, width: width, inner: inner, scale: scale, scores: slot, into: out)
-          }
+          attend(workspace, sequence: s, head: h, lengths, offsets, heads: heads, width: width, slot: chunk)
         }
       }
+    }
+  }
+
+  /// The first row of each sequence in the packed `Σ lengths` rows, and the total at the end.
+  static func rowOffsets(_ lengths: [Int]) -> [Int] {
+    var offsets = [0]
+    for length in lengths { offsets.append(offsets[offsets.count - 1] + length) }
+    return offsets
+  }
+
+  /// Attention of one (sequence, head), using attention slot `slot` of the workspace.
+  func attend(
+    _ workspace: Workspace, sequence s: Int, head h: Int, _ lengths: [Int], _ offsets: [Int], heads: Int, width: Int,
+    slot: Int
+  ) {
+    let n = lengths[s]
+    guard n > 0 else { return }
+    let inner = heads * width, stride = 3 * inner
+    let scale = 1 / Float(width).squareRoot()
+    let buffer = workspace.attention + slot * workspace.attentionSlot
+    let q = workspace.queryKeyValue + offsets[s] * stride + h * width
+    let out = workspace.context + offsets[s] * inner + h * width
+    if attentionPrecision.effective == .bfloat16 {
+      AttentionKernels.bfloat16(
+        q: q, k: q + inner, v: q + 2 * inner, stride: stride, n: n, d: width, scale: scale, into: out,
+        outStride: inner, workspace: buffer)
+    } else if PanelPackedWeights.isAvailable {
+      Self.attentionPanelPacked(q, n: n, width: width, inner: inner, scale: scale, slot: buffer, into: out)
+    } else {
+      Self.attentionBLAS(q, n: n, width: width, inner: inner, scale: scale, scores: buffer, into: out)
     }
   }
 

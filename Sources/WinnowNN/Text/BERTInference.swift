@@ -174,11 +174,20 @@ public struct BERTInference: Sendable {
     layerNorm(x, residual: nil, embeddingNorm, rows: m)
   }
 
-  /// One block in place on `workspace.hidden` (`M×C`), using the workspace's other buffers.
+  /// One block in place on `workspace.hidden` (`M×C`), using the workspace's other buffers:
+  /// by groups of whole sequences where there are enough (see BERTInference+Blocks.swift).
   func run(
     _ block: Block, _ lengths: [Int], _ workspace: Workspace,
     observe: ((String, UnsafePointer<Float>, Int) -> Void)? = nil, clock: PhaseClock? = nil
   ) {
+    let threads = clock == nil ? Parallelism.threads : 1
+    if observe == nil {
+      let groups = Self.sequenceGroups(lengths)
+      if groups.count >= Swift.max(2, threads) {
+        runGrouped(block, lengths, groups, workspace, threads: threads, clock: clock)
+        return
+      }
+    }
     let c = configuration.hiddenSize
     let m = lengths.reduce(0, +)
     let inner = block.heads * block.headWidth
