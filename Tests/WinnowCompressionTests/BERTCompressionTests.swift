@@ -98,4 +98,20 @@ import WinnowTestSupport
     #expect(rows.allSatisfy { $0.minimumCosine <= $0.meanCosine && $0.meanCosine <= 1 + 1e-9 })
     #expect(EvaluationSentences.generate(count: 5, seed: 4) == EvaluationSentences.generate(count: 5, seed: 4))
   }
+  /// The builder the benchmark uses: a compressed copy (heads physically removed, Wanda zeros
+  /// in every row), the original untouched.
+  @Test func compressedModelIsACopy() throws {
+    let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + (4..<30).map { "w\($0)" }
+    let tokenizer = BERTTokenizer(vocabulary: try WordPieceVocabulary(tokens: words), maximumLength: 12)
+    let original = Self.model()
+    let before = original.layers[0].intermediate.weight.effective.scalars
+    let embedder = SentenceEmbedder(tokenizer: tokenizer, model: original)
+    let stats = EmbeddingFidelityStudy.calibrate(embedder, sentences: ["w4 w5 w6", "w7 w8", "w9 w10 w11 w12"])
+    #expect(stats.tokens > 0)
+    let pruned = try EmbeddingFidelityStudy.compressedModel(original, .headsAndWanda(keep: 2, sparsity: 0.5), calibration: stats)
+    #expect(pruned.layers.allSatisfy { $0.attention.heads == 2 } && original.layers.allSatisfy { $0.attention.heads == 4 })
+    let weights = pruned.layers[0].intermediate.weight.effective
+    #expect(weights.scalars.filter { $0 == 0 }.count == weights.count / 2)
+    #expect(original.layers[0].intermediate.weight.effective.scalars == before)
+  }
 }

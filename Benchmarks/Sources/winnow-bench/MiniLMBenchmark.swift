@@ -3,8 +3,8 @@ import Winnow
 
 /// all-MiniLM-L6-v2 end to end (token ids in, pooled normalised embeddings out) at 1×128 and
 /// 32×128 tokens, every token real (no padding), as `minilm_reference.py` measures PyTorch
-/// and ONNX Runtime. One row per Winnow variant (``variants``): the fused fp32 path
-/// (panel-packed AVX-512 GEMM where available) and the compressed ones. Before timing, each
+/// and ONNX Runtime. One row per Winnow variant (``MiniLMVariant/all``): the fused fp32 path
+/// (panel-packed AVX-512 GEMM where available) and the compressed ones, pruned and quantized. Before timing, each
 /// variant's fidelity: cosine of its embeddings to the fp32 path's over 256 generated
 /// sentences (`EvaluationSentences`, seed 1, as `winnow embed-study`), printed as `FIDELITY`
 /// lines. With `--phases`, the process CPU time of each phase (QKV, attention, …) per call.
@@ -12,20 +12,6 @@ import Winnow
 enum MiniLMBenchmark {
   static let shapes = [(batch: 1, tokens: 128), (batch: 32, tokens: 128)]
   static let fidelitySentences = 256
-
-  struct Variant: Sendable {
-    let name: String, key: String
-    let pack: @Sendable (Tensor) -> any PackedLinearWeights
-    var attention = AttentionPrecision.float32
-  }
-
-  static let variants = [
-    Variant(name: "winnow fp32 (fused)", key: "winnow_fp32", pack: BERTInference.dense),
-    Variant(name: "winnow int8 weights + dynamic int8 activations (VNNI)", key: "winnow_int8", pack: BERTInference.int8),
-    Variant(
-      name: "winnow int8 (VNNI) + bf16 attention (AVX512-BF16)", key: "winnow_int8_bf16attn", pack: BERTInference.int8,
-      attention: .bfloat16),
-  ]
 
   /// The model directory: `--model-dir`, else `$WINNOW_ASSETS/minilm`, else
   /// `~/.cache/winnow-assets/minilm`.
@@ -57,8 +43,23 @@ enum MiniLMBenchmark {
     }
     say("## all-MiniLM-L6-v2 embeddings, seq 128, all tokens real (\(directory))\n")
     say("row kernels: \(RowKernels.isa)\n")
-    let variants = Self.variants.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? true }.map(\.element)
-    let inferences = variants.map { BERTInference(embedder.model, pack: $0.pack, attention: $0.attention) }
+    let variants = MiniLMVariant.all.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? true }.map(\.element)
+    setThreads(threads.first ?? 1)  // the sparse variants' kernel choice is timed at this count
+    var statistics: BERTCompression.Calibration?
+    let calibration = {
+      if let statistics { return statistics }
+      let computed = EmbeddingFidelityStudy.calibrate(embedder, sentences: EvaluationSentences.generate(count: 64, seed: 2))
+      statistics = computed
+      return computed
+    }
+    var inferences: [BERTInference] = []
+    for variant in variants {
+      FileHandle.standardError.write(Data("minilm: building \(variant.key)\n".utf8))
+      do { inferences.append(try variant.make(embedder, calibration: calibration)) } catch {
+        say("minilm: \(variant.key): \(error)\n")
+        return
+      }
+    }
     fidelity(embedder, variants, inferences)
     if phases { profile(embedder, variants, inferences) }
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")
@@ -76,7 +77,7 @@ enum MiniLMBenchmark {
   }
 
   /// Mean and minimum cosine of each variant's embeddings to the first variant's (fp32).
-  static func fidelity(_ embedder: SentenceEmbedder, _ variants: [Variant], _ inferences: [BERTInference]) {
+  static func fidelity(_ embedder: SentenceEmbedder, _ variants: [MiniLMVariant], _ inferences: [BERTInference]) {
     let sentences = EvaluationSentences.generate(count: fidelitySentences, seed: 1)
     let reference = embedder.embed(sentences, using: inferences[0])
     say("| engine | mean cosine to winnow fp32 | min cosine | sentences |\n|---|---:|---:|---:|")
@@ -90,7 +91,7 @@ enum MiniLMBenchmark {
   }
 
   /// Per-phase process CPU time per call (median call of five after one warm-up), one thread.
-  static func profile(_ embedder: SentenceEmbedder, _ variants: [Variant], _ inferences: [BERTInference]) {
+  static func profile(_ embedder: SentenceEmbedder, _ variants: [MiniLMVariant], _ inferences: [BERTInference]) {
     setThreads(1)
     for (batch, tokens) in shapes {
       let input = randomBatch(batch: batch, tokens: tokens, vocabulary: embedder.model.configuration.vocabularySize)

@@ -62,16 +62,12 @@ public enum EmbeddingFidelityStudy {
     variants: [Variant] = standardVariants, progress: (Row) -> Void = { _ in }
   ) throws -> [Row] {
     let reference = embedder.embed(evaluation)
-    let batches = stride(from: 0, to: calibration.count, by: 16).map {
-      embedder.tokenizer.encodeBatch(Array(calibration[$0..<min($0 + 16, calibration.count)]))
-    }
-    let stats = BERTCompression.calibrate(embedder.model, batches: batches)
+    let stats = calibrate(embedder, sentences: calibration)
     let names = BERTCompression.linearWeightNames(embedder.model)
     let denseCount = Double(embedder.model.parameterShapes.filter { names.contains($0.name) }.reduce(0) { $0 + $1.shape.reduce(1, *) })
     var rows: [Row] = []
     for variant in variants {
-      let model = try copy(embedder.model)
-      try apply(variant, to: model, calibration: stats, names: names)
+      let model = try compressedModel(embedder.model, variant, calibration: stats)
       let compressed = SentenceEmbedder(tokenizer: embedder.tokenizer, model: model, normalize: embedder.normalize)
       let cosines = rowCosines(compressed.embed(evaluation), reference)
       var row = Row(name: variant.description, density: Double(nonZeroCount(model, names)) / denseCount,
@@ -84,6 +80,26 @@ public enum EmbeddingFidelityStudy {
       rows.append(row)
     }
     return rows
+  }
+
+  /// The statistics Wanda and head scores need: `sentences` run through `embedder`'s model
+  /// in batches of 16.
+  public static func calibrate(_ embedder: SentenceEmbedder, sentences: [String]) -> BERTCompression.Calibration {
+    let batches = stride(from: 0, to: sentences.count, by: 16).map {
+      embedder.tokenizer.encodeBatch(Array(sentences[$0..<min($0 + 16, sentences.count)]))
+    }
+    return BERTCompression.calibrate(embedder.model, batches: batches)
+  }
+
+  /// A copy of `model` compressed one-shot by `variant` (the original is left alone), as the
+  /// study evaluates it; `calibration` from ``calibrate(_:sentences:)``. Quantized variants
+  /// hold `dequantize(quantize(W))` in float weights.
+  public static func compressedModel(
+    _ model: BERTModel, _ variant: Variant, calibration: BERTCompression.Calibration
+  ) throws -> BERTModel {
+    let copy = try copy(model)
+    try apply(variant, to: copy, calibration: calibration, names: BERTCompression.linearWeightNames(copy))
+    return copy
   }
 
   static func apply(_ variant: Variant, to model: BERTModel, calibration: BERTCompression.Calibration, names: [String]) throws {
