@@ -31,7 +31,7 @@ static uint32_t detect_features(void) {
   if (zmm_ok && ((c >> 11) & 1)) bits |= WINNOW_CPU_AVX512VNNI;
   if (zmm_ok && ((b >> 31) & 1)) bits |= WINNOW_CPU_AVX512VL;
   if (zmm_ok && ((c >> 14) & 1)) bits |= WINNOW_CPU_AVX512VPOPCNTDQ;
-  if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;
+  if (amx_ok && ((d >> 24) & 1) && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;  // AMX-TILE + AMX-INT8
   if (zmm_ok && a >= 1) {  // leaf 7 sub-leaf 0 EAX: the highest sub-leaf; AVX512_BF16 is 7.1 EAX bit 5
     uint32_t a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);

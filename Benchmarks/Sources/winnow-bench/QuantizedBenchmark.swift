@@ -29,7 +29,9 @@ enum QuantizedBenchmark {
     switch kind {
     case "int8":
       return "Int8LinearWeights: per-channel symmetric int8 weights (round to nearest); activations uint8 "
-        + "per token (dynamic) or with one calibrated scale (static). Error column: max |y − y_fp32| / max |y_fp32|."
+        + "per token (dynamic) or with one calibrated scale (static). Error column: max |y − y_fp32| / max |y_fp32|. "
+        + (Int8LinearWeights.amxAvailable ? "AMX-INT8 present: the kernel column names the AMX kernel."
+          : "AMX: not present on this CPU (the VNNI kernel runs; the AMX kernel is checked on a software tile model only).")
     case "int4":
       return "Int4LinearWeights: group-wise symmetric int4 (round to nearest), weight-only. M < 4: GEMV on the "
         + "4-bit codes; M ≥ 4: dequantized row panels + SGEMM. Error column: max |y − y_fp32| / max |y_fp32|."

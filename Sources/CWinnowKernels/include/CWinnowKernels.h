@@ -122,6 +122,42 @@ void winnow_qs8_gemm_vnni(int m, int n, int k, const uint8_t *q, int q_stride, c
                           const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
                           int panel_end);
 
+// MARK: - int8 GEMM on Intel AMX (qs8_gemm_amx.c)
+
+/// The 64-byte LDTILECFG operand (palette 1): bytes per row and rows of each of 8 tiles.
+typedef struct {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} winnow_amx_tile_config;
+
+/// 1 when AMX-INT8 runs here: CPUID, XCR0 and (Linux) the per-process tile-data permission,
+/// requested on the first call. 0 elsewhere; then winnow_qs8_gemm_amx does nothing.
+int winnow_amx_usable(void);
+/// Bytes of the AMX layout: the VNNI layout (panels of 32 outputs × groups of 4 inputs) with
+/// K padded to a multiple of 64 (16 groups, one B tile).
+size_t winnow_qs8_amx_packed_bytes(int n, int k);
+/// Repacks row-major N×K codes into the AMX layout (zero padded to 32 outputs, 64 inputs).
+void winnow_qs8_pack_amx(const int8_t *codes, int n, int k, int8_t *packed);
+/// The tile shapes of the AMX kernel for a block of `top` + `bottom` tokens (≤ 16 each).
+void winnow_amx_make_config(winnow_amx_tile_config *config, int top, int bottom);
+/// The contract of winnow_qs8_gemm_vnni on the AMX layout; `q` rows hold ⌈K/64⌉·64 bytes
+/// (`q_stride` ≥ that, padding = zero point). Only where winnow_amx_usable().
+void winnow_qs8_gemm_amx(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
+                         const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums, const float *w_scales,
+                         const float *bias, int relu, float *y, int panel_begin, int panel_end);
+/// The same code on the software tile model (any CPU; slow): what tests check.
+void winnow_qs8_gemm_amx_model(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
+                               const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums,
+                               const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
+                               int panel_end);
+/// One TDPBUSD on the model: C[rows×columns] (int32, ldc) += A[rows×4·depth] (uint8, lda) ·
+/// B[depth × 4·columns] (int8 groups of 4, ldb); rows ≤ 16, columns ≤ 16, depth ≤ 16.
+void winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8_t *a, int lda, const int8_t *b,
+                                   int ldb, int32_t *c, int ldc);
+
 // MARK: - Binary (XNOR-popcount) weights (xnor_gemm.c)
 
 /// Interleaves row-major sign words (N rows × `words`) into panels of 8 rows (zero padded).

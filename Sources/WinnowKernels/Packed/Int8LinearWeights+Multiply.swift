@@ -12,14 +12,15 @@ extension Int8LinearWeights {
   ) {
     let (n, k) = (outputFeatures, inputFeatures)
     guard m > 0, n > 0 else { return }
-    let stride = (k + 3) / 4 * 4
+    // AMX reads activations in 64-byte tiles: rows padded to 64 (zero point meets zero weights).
+    let stride = usesAMX(path) ? (k + 63) / 64 * 64 : (k + 3) / 4 * 4
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, m * stride)) { q in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { xScales in
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: m) { xZeros in
           quantizeActivations(x, m: m, stride: stride, native: usesVNNI(path),
                               into: q.baseAddress!, scales: xScales.baseAddress!, zeros: xZeros.baseAddress!)
           gemm(m: m, q: q.baseAddress!, stride: stride, xScales: xScales.baseAddress!, xZeros: xZeros.baseAddress!,
-               bias: bias, relu: activation == .relu ? 1 : 0, y: y, native: usesVNNI(path))
+               bias: bias, relu: activation == .relu ? 1 : 0, y: y, native: usesVNNI(path), amx: usesAMX(path))
         }
       }
     }
@@ -42,14 +43,14 @@ extension Int8LinearWeights {
 
   private func gemm(
     m: Int, q: UnsafePointer<UInt8>, stride: Int, xScales: UnsafePointer<Float>, xZeros: UnsafePointer<Int32>,
-    bias: UnsafePointer<Float>?, relu: Int32, y: UnsafeMutablePointer<Float>, native: Bool
+    bias: UnsafePointer<Float>?, relu: Int32, y: UnsafeMutablePointer<Float>, native: Bool, amx: Bool
   ) {
     let (n, k) = (outputFeatures, inputFeatures)
     rowSums.withUnsafeBufferPointer { sums in
       scales.withUnsafeBufferPointer { wScales in
         if native {
-          let kernel = KernelDispatch.usesNEON ? winnow_qs8_gemm_neon : winnow_qs8_gemm_vnni
-          vnniPanels.withUnsafeBufferPointer { panels in
+          let kernel = amx ? winnow_qs8_gemm_amx : KernelDispatch.usesNEON ? winnow_qs8_gemm_neon : winnow_qs8_gemm_vnni
+          (amx ? amxPanels : vnniPanels).withUnsafeBufferPointer { panels in
             let count = (n + 31) / 32
             // About 2 M multiply–adds per chunk before a second thread is worth waking.
             parallelFor(count, minimumPerChunk: max(1, (1 << 21) / max(1, m * k * 32))) { chunk in
@@ -69,6 +70,29 @@ extension Int8LinearWeights {
         }
       }
     }
+  }
+
+  /// The AMX kernel's code on the software tile model (`winnow_qs8_gemm_amx_model`), one
+  /// thread, on any CPU: how tests check the AMX path on machines without AMX. Activations
+  /// are quantized as on every path (rows padded to 64 bytes); the AMX layout is packed here.
+  public func multiplyOnAMXTileModel(
+    _ x: [Float], m: Int, bias: [Float]?, activation: EpilogueActivation
+  ) -> [Float] {
+    let (n, k) = (outputFeatures, inputFeatures)
+    let stride = max(64, (k + 63) / 64 * 64)
+    var q = [UInt8](repeating: 0, count: max(1, m * stride))
+    var (xScales, xZeros) = ([Float](repeating: 1, count: max(1, m)), [Int32](repeating: 0, count: max(1, m)))
+    var y = [Float](repeating: 0, count: m * n)
+    guard m > 0, n > 0 else { return y }
+    var (dynamic, scale, zero): (Int32, Float, Int32) = (1, 1, 0)
+    if case .calibrated(let s, let z) = activationQuantization { (dynamic, scale, zero) = (0, s, z) }
+    winnow_qu8_quantize_rows(x, Int32(m), Int32(k), Int32(stride), dynamic, scale, zero, &q, &xScales, &xZeros)
+    let panels = Self.packAMX(codes, n, k)
+    let relu: Int32 = activation == .relu ? 1 : 0
+    winnow_qs8_gemm_amx_model(
+      Int32(m), Int32(n), Int32(k), q, Int32(stride), xScales, xZeros, panels, rowSums, scales, bias, relu, &y, 0,
+      Int32((n + 31) / 32))
+    return y
   }
 
   /// The slow reference twin: the same activation quantization written in Swift (same Float

@@ -37,6 +37,8 @@ public struct Int8LinearWeights: PackedLinearWeights {
   let rowSums: [Int32]
   /// The VNNI layout of `codes` (empty when this CPU has neither VNNI nor NEON).
   let vnniPanels: [Int8]
+  /// The AMX layout of `codes` (empty unless AMX-INT8 is usable here, ``usesAMX``).
+  let amxPanels: [Int8]
 
   /// Adopts codes and scales from an untrusted source, checking sizes and values first.
   ///
@@ -81,6 +83,18 @@ public struct Int8LinearWeights: PackedLinearWeights {
     } else {
       self.vnniPanels = []
     }
+    self.amxPanels = Self.amxAvailable ? Self.packAMX(codes, n, k) : []
+  }
+
+  /// True when this CPU and operating system run AMX-INT8 tiles (`winnow_amx_usable`).
+  public static let amxAvailable = winnow_amx_usable() != 0
+
+  static func packAMX(_ codes: [Int8], _ n: Int, _ k: Int) -> [Int8] {
+    var packed = [Int8](repeating: 0, count: winnow_qs8_amx_packed_bytes(Int32(n), Int32(k)))
+    codes.withUnsafeBufferPointer { c in
+      packed.withUnsafeMutableBufferPointer { winnow_qs8_pack_amx(c.baseAddress, Int32(n), Int32(k), $0.baseAddress) }
+    }
+    return packed
   }
 
   /// Round-to-nearest symmetric per-channel quantization of dense `N×K` weights:
@@ -116,10 +130,12 @@ public struct Int8LinearWeights: PackedLinearWeights {
   public var kernelName: String { kernelName(for: KernelDispatch.defaultPath) }
   public func kernelName(for path: KernelPath) -> String {
     guard usesVNNI(path) else { return "qs8_gemm_1x1__scalar" }
+    if usesAMX(path) { return "qs8_gemm_32x32__amx" }
     guard KernelDispatch.usesNEON else { return "qs8_gemm_12x32__avx512vnni" }
     return CPUFeatures.current.contains(.neonDotProduct) ? "qs8_gemm_4x16__neondot" : "qs8_gemm_4x16__neon"
   }
   func usesVNNI(_ path: KernelPath) -> Bool { path == .native && !vnniPanels.isEmpty }
+  func usesAMX(_ path: KernelPath) -> Bool { path == .native && !amxPanels.isEmpty }
 
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,

@@ -1,0 +1,65 @@
+import CWinnowKernels
+import Testing
+import WinnowKernels
+
+/// The AMX int8 kernel cannot run here (no AMX on the development machine), so its code is
+/// checked on a software model of the tile instructions: first the model itself against a
+/// plain triple loop (so a wrong model cannot agree with a wrong kernel), then the kernel on
+/// the model against the portable kernel (bit for bit: same integers, same float epilogue)
+/// and the reference twin, over the edges of its 32-token × 32-output × 64-input steps.
+@Suite struct AMXTileModelTests {
+  /// One TDPBUSD on the model equals Σ u8·s8 in Int, for every tile shape up to 16×16×16
+  /// groups, strided operands, extreme values and a C tile that starts non-zero.
+  @Test(arguments: [(1, 1, 1), (16, 16, 16), (5, 9, 3), (16, 1, 16), (1, 16, 7), (13, 11, 16)])
+  func tileProductEqualsTripleLoop(shape: (Int, Int, Int)) {
+    let (rows, columns, depth) = shape
+    let (lda, ldb, ldc) = (4 * depth + 5, 4 * columns + 8, columns + 3)
+    var state = UInt64(rows * 1000 + columns * 10 + depth)
+    func next() -> UInt64 {  // SplitMix64
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    let a = (0..<(rows * lda)).map { i in i % 7 == 0 ? UInt8(255) : UInt8(truncatingIfNeeded: next()) }
+    let b = (0..<(depth * ldb)).map { i in i % 5 == 0 ? Int8(-128) : Int8(truncatingIfNeeded: next()) }
+    var c = (0..<(rows * ldc)).map { Int32(truncatingIfNeeded: $0 * 977) - 5000 }
+    var expected = c
+    for m in 0..<rows {
+      for n in 0..<columns {
+        var sum = Int(expected[m * ldc + n])
+        for k in 0..<(4 * depth) { sum += Int(a[m * lda + k]) * Int(b[(k / 4) * ldb + 4 * n + k % 4]) }
+        expected[m * ldc + n] = Int32(truncatingIfNeeded: sum)
+      }
+    }
+    winnow_amx_model_tile_product(Int32(rows), Int32(columns), Int32(depth), a, Int32(lda), b, Int32(ldb), &c, Int32(ldc))
+    #expect(c == expected)
+  }
+
+  @Test(arguments: [1, 15, 16, 17, 31, 32, 33, 64, 70], [(1, 1), (16, 3), (31, 63), (32, 64), (33, 65), (65, 130)])
+  func kernelOnTheModelMatchesPortableAndReference(m: Int, shape: (Int, Int)) {
+    let (n, k) = shape
+    let dense = Int8LinearTests.weights(n: n, k: k, seed: UInt64(n * 131 + k))
+    let x = PackedLinearTests.values(m * k, seed: UInt64(m * 7 + k)).map { $0 * 3 - 0.4 }
+    let bias = PackedLinearTests.values(n, seed: 11)
+    for mode in [ActivationQuantization.dynamicPerToken, .calibrated(scale: 0.03, zeroPoint: 90)] {
+      let w = Int8LinearWeights.quantizingPerChannel(dense, outputFeatures: n, inputFeatures: k, activationQuantization: mode)
+      for (activation, b) in [(EpilogueActivation.none, bias), (.relu, nil)] {
+        let model = w.multiplyOnAMXTileModel(x, m: m, bias: b, activation: activation)
+        let portable = Int8LinearTests.run(w, x: x, m: m, bias: b, activation: activation, path: .portable)
+        let context = "AMX model \(mode) \(activation) M=\(m) N=\(n) K=\(k)"
+        #expect(model == portable, "\(context): differs from the portable kernel")
+        Int8LinearTests.expectClose(model, w.referenceMultiply(x, m: m, bias: b, activation: activation), context)
+      }
+    }
+  }
+
+  /// This machine has no AMX: the native path must not claim it (and on one that has it, the
+  /// kernel name says so).
+  @Test func nativePathNamesAMXOnlyWhereUsable() {
+    let w = Int8LinearWeights.quantizingPerChannel([0.5, -0.25], outputFeatures: 1, inputFeatures: 2)
+    #expect(w.kernelName(for: .native).hasSuffix("__amx") == Int8LinearWeights.amxAvailable)
+    #expect(!w.kernelName(for: .portable).hasSuffix("__amx"))
+  }
+}
