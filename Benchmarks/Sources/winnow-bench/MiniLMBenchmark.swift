@@ -29,7 +29,8 @@ enum MiniLMBenchmark {
     return TokenBatch(sequences: sequences, paddingID: 0)
   }
 
-  /// `only`: run only the variants whose key contains it (the fp32 row stays: it is the
+  /// `only`: run only the variants whose key contains it (`winnow`: all), else those of the
+  /// default run (``MiniLMVariant/inDefaultRun``); the fp32 row always stays: it is the
   /// fidelity reference).
   static func run(threads: [Int], sampler: QuietSampler, modelDir: String?, phases: Bool, only: String? = nil) {
     guard let directory = modelDirectory(modelDir) else {
@@ -43,7 +44,7 @@ enum MiniLMBenchmark {
     }
     say("## all-MiniLM-L6-v2 embeddings, seq 128, all tokens real (\(directory))\n")
     say("row kernels: \(RowKernels.isa)\n")
-    let variants = MiniLMVariant.all.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? true }.map(\.element)
+    let variants = MiniLMVariant.all.enumerated().filter { i, v in i == 0 || only.map { v.key.contains($0) } ?? v.inDefaultRun }.map(\.element)
     setThreads(threads.first ?? 1)  // the sparse variants' kernel choice is timed at this count
     var statistics: BERTCompression.Calibration?
     let calibration = {
@@ -52,15 +53,23 @@ enum MiniLMBenchmark {
       statistics = computed
       return computed
     }
-    var inferences: [BERTInference] = []
+    var inferences: [BERTInference] = [], kernels: [String] = []
+    let started = Date()
     for variant in variants {
       FileHandle.standardError.write(Data("minilm: building \(variant.key)\n".utf8))
-      do { inferences.append(try variant.make(embedder, calibration: calibration)) } catch {
+      let t0 = Date()
+      do {
+        let (inference, used) = try variant.make(embedder, calibration: calibration)
+        inferences.append(inference)
+        kernels.append(used)
+      } catch {
         say("minilm: \(variant.key): \(error)\n")
         return
       }
+      FileHandle.standardError.write(Data("minilm: \(variant.key) built in \(format(Date().timeIntervalSince(t0), 1)) s: \(kernels.last!)\n".utf8))
     }
-    fidelity(embedder, variants, inferences)
+    FileHandle.standardError.write(Data("minilm: \(variants.count) variants built in \(format(Date().timeIntervalSince(started), 1)) s\n".utf8))
+    fidelity(embedder, variants, inferences, kernels: kernels)
     if phases { profile(embedder, variants, inferences) }
     say("| engine | batch × seq | threads | min ms | median ms | max ms | tokens/s @median | samples |")
     say("|---|---|---:|---:|---:|---:|---:|---|")
@@ -77,15 +86,16 @@ enum MiniLMBenchmark {
   }
 
   /// Mean and minimum cosine of each variant's embeddings to the first variant's (fp32).
-  static func fidelity(_ embedder: SentenceEmbedder, _ variants: [MiniLMVariant], _ inferences: [BERTInference]) {
+  /// `kernels`: each variant's kernel summary, printed on its `FIDELITY` line.
+  static func fidelity(_ embedder: SentenceEmbedder, _ variants: [MiniLMVariant], _ inferences: [BERTInference], kernels: [String]) {
     let sentences = EvaluationSentences.generate(count: fidelitySentences, seed: 1)
     let reference = embedder.embed(sentences, using: inferences[0])
     say("| engine | mean cosine to winnow fp32 | min cosine | sentences |\n|---|---:|---:|---:|")
-    for (variant, inference) in zip(variants, inferences) {
+    for ((variant, inference), used) in zip(zip(variants, inferences), kernels) {
       let cosines = EmbeddingFidelityStudy.rowCosines(embedder.embed(sentences, using: inference), reference)
       let mean = cosines.reduce(0, +) / Double(cosines.count), minimum = cosines.min() ?? .nan
       say("| \(variant.name) | \(format(mean, 5)) | \(format(minimum, 5)) | \(cosines.count) |")
-      say("FIDELITY \(variant.key) mean_cosine=\(format(mean, 5)) min_cosine=\(format(minimum, 5)) sentences=\(cosines.count)")
+      say("FIDELITY \(variant.key) mean_cosine=\(format(mean, 5)) min_cosine=\(format(minimum, 5)) sentences=\(cosines.count) kernels=\(used)")
     }
     say("")
   }

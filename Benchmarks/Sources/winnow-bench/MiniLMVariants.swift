@@ -8,7 +8,8 @@ import Winnow
 /// (one-shot, no fine-tuning, the variants of docs/RESULTS.md's MiniLM table; calibration:
 /// 64 generated sentences, seed 2, as `winnow embed-study`). Sparse float variants keep, per
 /// matrix, the fastest of dense / CSR / BSR 8×1 (or dense / N:M for 2:4) measured on 128 rows
-/// of this model's shape (``fastest(_:rows:)``): a format slower than dense is never kept.
+/// of this model's shape (``fastest(_:rows:)``): a format slower than dense is never kept;
+/// sparse int8 variants likewise keep int8 (VNNI) unless CSR-int8 is ≥ 5 % faster.
 struct MiniLMVariant: Sendable {
   enum Weights: Sendable {
     case dense, int8, int4(groupSize: Int)
@@ -16,19 +17,24 @@ struct MiniLMVariant: Sendable {
     case sparse
     /// Fastest measured of dense and n:m.
     case nm(n: Int, m: Int)
+    /// Fastest measured of int8 (VNNI, dynamic per-token activations) and CSR-int8 (int8
+    /// non-zeros, weight-only: Float32 activations).
+    case sparseInt8
   }
 
   let name: String, key: String
   var compression: EmbeddingFidelityStudy.Variant = .dense
   var weights: Weights = .dense
   var attention = AttentionPrecision.float32
+  /// Whether a run without `--shapes` times it (`--shapes winnow` selects every variant).
+  var inDefaultRun = true
 
   static let all: [MiniLMVariant] = [
     MiniLMVariant(name: "winnow fp32 (fused)", key: "winnow_fp32"),
     MiniLMVariant(name: "winnow int8 weights + dynamic int8 activations (VNNI)", key: "winnow_int8", weights: .int8),
     MiniLMVariant(
       name: "winnow int8 (VNNI) + bf16 attention (AVX512-BF16)", key: "winnow_int8_bf16attn", weights: .int8,
-      attention: .bfloat16),
+      attention: .bfloat16, inDefaultRun: false),
     MiniLMVariant(name: "Wanda 20 % (fastest of dense/CSR/BSR)", key: "winnow_wanda20", compression: .wanda(sparsity: 0.2), weights: .sparse),
     MiniLMVariant(name: "Wanda 30 % (fastest of dense/CSR/BSR)", key: "winnow_wanda30", compression: .wanda(sparsity: 0.3), weights: .sparse),
     MiniLMVariant(name: "Wanda 50 % (fastest of dense/CSR/BSR)", key: "winnow_wanda50", compression: .wanda(sparsity: 0.5), weights: .sparse),
@@ -39,17 +45,28 @@ struct MiniLMVariant: Sendable {
       name: "Wanda 30 % + int8 (VNNI) + bf16 attention", key: "winnow_wanda30_int8", compression: .wanda(sparsity: 0.3),
       weights: .int8, attention: .bfloat16),
     MiniLMVariant(
+      name: "Wanda 50 % + int8 (fastest of VNNI/CSR-int8) + bf16 attention", key: "winnow_wanda50_int8",
+      compression: .wanda(sparsity: 0.5), weights: .sparseInt8, attention: .bfloat16),
+    MiniLMVariant(
       name: "heads: keep 9 + int8 (VNNI) + bf16 attention", key: "winnow_heads9_int8", compression: .heads(keep: 9),
       weights: .int8, attention: .bfloat16),
   ]
 
-  /// This variant of `embedder`'s model, packed; `calibration` is computed on first need.
-  func make(_ embedder: SentenceEmbedder, calibration: () -> BERTCompression.Calibration) throws -> BERTInference {
+  /// This variant of `embedder`'s model, packed, and the kernels its 24 weight matrices run
+  /// on (`kernel×count`, most used first, comma-separated); `calibration` is computed on first need.
+  func make(_ embedder: SentenceEmbedder, calibration: () -> BERTCompression.Calibration) throws -> (BERTInference, kernels: String) {
     var model = embedder.model
     if case .dense = compression {} else {
       model = try EmbeddingFidelityStudy.compressedModel(embedder.model, compression, calibration: calibration())
     }
-    return BERTInference(model, pack: pack, attention: attention)
+    var kernels: [String: Int] = [:]
+    let inference = BERTInference(model, pack: { weight in
+      let packed = pack(weight)
+      kernels[packed.kernelName, default: 0] += 1
+      return packed
+    }, attention: attention)
+    let summary = kernels.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key)×\($0.value)" }
+    return (inference, summary.joined(separator: ","))
   }
 
   func pack(_ weight: Tensor) -> any PackedLinearWeights {
@@ -66,6 +83,8 @@ struct MiniLMVariant: Sendable {
       ], rows: 128))
     case .nm(let keep, let group):
       return chosen(n, k, Self.fastest([dense, NMSparseMatrix(pruning: values, rows: n, columns: k, n: keep, m: group)], rows: 128))
+    case .sparseInt8:
+      return chosen(n, k, Self.fastest([BERTInference.int8(weight), CSRInt8Matrix(quantizing: values, rows: n, columns: k)], rows: 128))
     }
   }
 

@@ -8,7 +8,8 @@ let usage = """
     --min-sample-ms T  minimum length of one sample (default 100)
     --wait-quiet S     before each sample wait up to S seconds for a quiet machine (default 10)
     --shapes TEXT      spmm/nm/int8/int4/binary: only shapes whose name contains TEXT;
-                       minilm: only variants whose key contains TEXT (and fp32)
+                       minilm: only variants whose key contains TEXT (and fp32);
+                       default: all but winnow_int8_bf16attn, `winnow`: all
     --cpu-time         time by process CPU time, all samples quiet (1-thread rows on a busy machine)
     --model-dir D      MiniLM: the model directory (default $WINNOW_ASSETS/minilm or
                        ~/.cache/winnow-assets/minilm)
