@@ -12,6 +12,22 @@ static uint64_t read_xcr0(void) {
   return ((uint64_t)edx << 32) | eax;
 }
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// Linux (5.16+) keeps the 8 KB AMX tile-data state off for a process until it asks with
+/// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA); the first tile instruction without
+/// that permission raises SIGILL. Asked once, during detection, and only when CPUID and XCR0
+/// say AMX is there; the permission covers every thread. A refusal leaves AMX unused.
+static int request_amx_permission(void) {
+  const long request_component_permission = 0x1023, tile_data_component = 18;
+  return syscall(SYS_arch_prctl, request_component_permission, tile_data_component) == 0;
+}
+#else
+static int request_amx_permission(void) { return 0; }  // AMX is only used on Linux
+#endif
+
 static uint32_t detect_features(void) {
   uint32_t a, b, c, d, bits = 0;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -31,7 +47,9 @@ static uint32_t detect_features(void) {
   if (zmm_ok && ((c >> 11) & 1)) bits |= WINNOW_CPU_AVX512VNNI;
   if (zmm_ok && ((b >> 31) & 1)) bits |= WINNOW_CPU_AVX512VL;
   if (zmm_ok && ((c >> 14) & 1)) bits |= WINNOW_CPU_AVX512VPOPCNTDQ;
-  if (amx_ok && ((d >> 24) & 1) && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;  // AMX-TILE + AMX-INT8
+  // AMX: AMX-TILE (leaf 7 EDX bit 24), XTILECFG/XTILEDATA in XCR0, then the OS permission.
+  amx_ok = amx_ok && ((d >> 24) & 1) && (((d >> 25) & 1) || ((d >> 22) & 1)) && request_amx_permission();
+  if (amx_ok && ((d >> 25) & 1)) bits |= WINNOW_CPU_AMX_INT8;  // AMX-INT8
   if (zmm_ok && a >= 1) {  // leaf 7 sub-leaf 0 EAX: the highest sub-leaf; AVX512_BF16 is 7.1 EAX bit 5
     uint32_t a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);

@@ -8,10 +8,6 @@
 #include "CWinnowKernels.h"
 #include <stdint.h>
 #include <string.h>
-#if defined(__x86_64__) && defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 size_t winnow_qs8_amx_packed_bytes(int n, int k) {
   return (size_t)((n + 31) / 32) * (size_t)((k + 63) / 64 * 16) * 128;
@@ -48,30 +44,73 @@ void winnow_amx_make_config(winnow_amx_tile_config *config, int top, int bottom)
 }
 
 // MARK: - The software tile model (per thread, like the hardware's tile registers)
+//
+// Besides computing, the model checks what the hardware checks, so a kernel that would fault
+// on AMX (#GP from LDTILECFG, #UD from a tile instruction) fails its tests here instead of
+// agreeing with the portable kernel on numbers it could never produce:
+//   LDTILECFG  palette 1; start_row and reserved bytes 2–15 zero; tiles 8–15 unset; rows ≤ 16,
+//              colsb ≤ 64, and a tile has both or neither. Zeroes every tile.
+//   any tile instruction  a configuration is loaded and the tile is set (rows > 0).
+//   TDPBUSD    three different tiles; colsb of A and C multiples of 4 (stricter than the
+//              manual, harmless); colsb(A)/4 = rows(B) (K), colsb(C) = colsb(B) (N),
+//              rows(C) = rows(A) (M).
+// The first fault is kept; the faulting operation changes nothing.
+
+enum { AMX_FAULT_CONFIG = 1, AMX_FAULT_UNCONFIGURED = 2, AMX_FAULT_SHAPES = 3 };
 
 typedef struct {
   uint8_t data[8][16][64];
   winnow_amx_tile_config config;
+  int configured;
+  int fault;  // first fault since the last winnow_amx_model_take_fault, 0 = none
 } tile_state;
 
 static _Thread_local tile_state model;
 
-/// LDTILECFG: takes the shapes and zeroes every tile.
-static void model_config(const winnow_amx_tile_config *config) {
-  model.config = *config;
-  memset(model.data, 0, sizeof model.data);
+static void model_fault(int code) {
+  if (model.fault == 0) model.fault = code;
 }
 
-static void model_zero(int t) { memset(model.data[t], 0, sizeof model.data[t]); }
+static int config_is_valid(const winnow_amx_tile_config *config) {
+  if (config->palette_id != 1 || config->start_row != 0) return 0;
+  for (int i = 0; i < 14; i++)
+    if (config->reserved[i] != 0) return 0;
+  for (int t = 0; t < 16; t++) {
+    int rows = config->rows[t], colsb = config->colsb[t];
+    if (t >= 8 ? rows != 0 || colsb != 0 : rows > 16 || colsb > 64 || (rows == 0) != (colsb == 0)) return 0;
+  }
+  return 1;
+}
+
+/// LDTILECFG: takes the shapes and zeroes every tile.
+static void model_config(const winnow_amx_tile_config *config) {
+  memset(model.data, 0, sizeof model.data);
+  model.configured = config_is_valid(config);
+  if (!model.configured) { model_fault(AMX_FAULT_CONFIG); return; }
+  model.config = *config;
+}
+
+/// True when tile `t` may be used; records the fault otherwise.
+static int model_usable(int t) {
+  if (model.configured && t >= 0 && t < 8 && model.config.rows[t] > 0) return 1;
+  model_fault(AMX_FAULT_UNCONFIGURED);
+  return 0;
+}
+
+static void model_zero(int t) {
+  if (model_usable(t)) memset(model.data[t], 0, sizeof model.data[t]);
+}
 
 /// TILELOADD: `rows` rows of `colsb` bytes from base + r·stride; the rest of the tile zeroed.
 static void model_load(int t, const void *base, size_t stride) {
-  model_zero(t);
+  if (!model_usable(t)) return;
+  memset(model.data[t], 0, sizeof model.data[t]);
   for (int r = 0; r < model.config.rows[t]; r++)
     memcpy(model.data[t][r], (const uint8_t *)base + (size_t)r * stride, model.config.colsb[t]);
 }
 
 static void model_store(int t, void *base, size_t stride) {
+  if (!model_usable(t)) return;
   for (int r = 0; r < model.config.rows[t]; r++)
     memcpy((uint8_t *)base + (size_t)r * stride, model.data[t][r], model.config.colsb[t]);
 }
@@ -79,7 +118,14 @@ static void model_store(int t, void *base, size_t stride) {
 /// TDPBUSD: C[m].dword[n] += Σ_{k < colsb(A)/4} Σ_{i<4} u8(A[m].byte[4k+i]) · s8(B[k].byte[4n+i]),
 /// for m < rows(C), n < colsb(C)/4, with 32-bit wrap-around.
 static void model_dpbusd(int c, int a, int b) {
-  int rows = model.config.rows[c], columns = model.config.colsb[c] / 4, depth = model.config.colsb[a] / 4;
+  if (!model_usable(c) || !model_usable(a) || !model_usable(b)) return;
+  const winnow_amx_tile_config *shape = &model.config;
+  if (c == a || c == b || a == b || shape->colsb[a] % 4 != 0 || shape->colsb[c] % 4 != 0 ||
+      shape->colsb[a] / 4 != shape->rows[b] || shape->colsb[c] != shape->colsb[b] || shape->rows[c] != shape->rows[a]) {
+    model_fault(AMX_FAULT_SHAPES);
+    return;
+  }
+  int rows = shape->rows[c], columns = shape->colsb[c] / 4, depth = shape->colsb[a] / 4;
   for (int m = 0; m < rows; m++)
     for (int n = 0; n < columns; n++) {
       uint32_t sum;
@@ -91,6 +137,18 @@ static void model_dpbusd(int c, int a, int b) {
     }
 }
 
+/// TILERELEASE: back to the initial state (no configuration, tiles zero).
+static void model_release(void) {
+  memset(model.data, 0, sizeof model.data);
+  model.configured = 0;
+}
+
+int winnow_amx_model_take_fault(void) {
+  int fault = model.fault;
+  model.fault = 0;
+  return fault;
+}
+
 #define AMX_FUNCTION winnow_qs8_gemm_amx_model
 #define AMX_EPILOGUE amx_model_epilogue
 #define AMX_ATTRIBUTES
@@ -99,7 +157,7 @@ static void model_dpbusd(int c, int a, int b) {
 #define TILE_LOAD(t, base, stride) model_load(t, base, (size_t)(stride))
 #define TILE_DPBUSD(c, a, b) model_dpbusd(c, a, b)
 #define TILE_STORE(t, base, stride) model_store(t, base, (size_t)(stride))
-#define TILE_RELEASE() ((void)0)
+#define TILE_RELEASE() model_release()
 #include "qs8_gemm_amx_body.h"
 #undef AMX_FUNCTION
 #undef AMX_EPILOGUE
@@ -111,8 +169,8 @@ static void model_dpbusd(int c, int a, int b) {
 #undef TILE_STORE
 #undef TILE_RELEASE
 
-void winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8_t *a, int lda, const int8_t *b,
-                                   int ldb, int32_t *c, int ldc) {
+int winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8_t *a, int lda, const int8_t *b,
+                                  int ldb, int32_t *c, int ldc) {
   winnow_amx_tile_config config;
   memset(&config, 0, sizeof config);
   config.palette_id = 1;
@@ -122,12 +180,17 @@ void winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8
   config.colsb[1] = (uint16_t)(4 * depth);
   config.rows[2] = (uint8_t)depth;
   config.colsb[2] = (uint16_t)(4 * columns);
+  int earlier = winnow_amx_model_take_fault();
   model_config(&config);
   model_load(0, c, (size_t)ldc * 4);
   model_load(1, a, (size_t)lda);
   model_load(2, b, (size_t)ldb);
   model_dpbusd(0, 1, 2);
-  model_store(0, c, (size_t)ldc * 4);
+  if (model.fault == 0) model_store(0, c, (size_t)ldc * 4);
+  model_release();
+  int fault = winnow_amx_model_take_fault();
+  model.fault = earlier;
+  return fault;
 }
 
 // MARK: - The hardware path
@@ -145,20 +208,10 @@ void winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8
 #define TILE_RELEASE() _tile_release()
 #include "qs8_gemm_amx_body.h"
 
-/// AMX-TILE and AMX-INT8 in CPUID, XTILECFG/XTILEDATA enabled in XCR0 (winnow_cpu_features),
-/// and Linux's permission for this process to use tile data (ARCH_REQ_XCOMP_PERM, Linux ≥
-/// 5.16; without it the first tile instruction raises SIGILL). Asked once.
-int winnow_amx_usable(void) {
-  static volatile int cached = -1;
-  int value = cached;
-  if (value < 0) {
-    value = 0;
-    if (winnow_cpu_features() & WINNOW_CPU_AMX_INT8)
-      value = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
-    cached = value;
-  }
-  return value;
-}
+/// winnow_cpu_features() reports AMX-INT8 only with AMX-TILE and AMX-INT8 in CPUID,
+/// XTILECFG/XTILEDATA enabled in XCR0, and Linux's permission for this process to use tile
+/// data (ARCH_REQ_XCOMP_PERM, requested once during detection; see cpu_features.c).
+int winnow_amx_usable(void) { return (winnow_cpu_features() & WINNOW_CPU_AMX_INT8) != 0; }
 
 void winnow_qs8_gemm_amx(int m, int n, int k, const uint8_t *q, int q_stride, const float *x_scales,
                          const int32_t *x_zeros, const int8_t *packed, const int32_t *row_sums, const float *w_scales,

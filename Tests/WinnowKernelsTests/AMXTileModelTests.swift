@@ -33,8 +33,22 @@ import WinnowKernels
         expected[m * ldc + n] = Int32(truncatingIfNeeded: sum)
       }
     }
-    winnow_amx_model_tile_product(Int32(rows), Int32(columns), Int32(depth), a, Int32(lda), b, Int32(ldb), &c, Int32(ldc))
+    let fault = winnow_amx_model_tile_product(
+      Int32(rows), Int32(columns), Int32(depth), a, Int32(lda), b, Int32(ldb), &c, Int32(ldc))
+    #expect(fault == 0)
     #expect(c == expected)
+  }
+
+  /// Shapes the hardware rejects fault in the model too (1: LDTILECFG #GP for more than 16 rows
+  /// or 64 bytes, or rows without bytes; 2: #UD on an unset tile) and leave C untouched, so a
+  /// kernel whose tile configuration AMX would refuse fails its tests here.
+  @Test(arguments: [(17, 1, 1, 1), (1, 17, 1, 1), (1, 1, 17, 1), (0, 1, 1, 1), (1, 0, 1, 1), (0, 0, 0, 2)])
+  func tileProductFaultsWhereTheHardwareWould(rows: Int, columns: Int, depth: Int, fault: Int) {
+    let a = [UInt8](repeating: 1, count: 17 * 80), b = [Int8](repeating: 1, count: 17 * 80)
+    var c = [Int32](repeating: 7, count: 17 * 20)
+    let got = winnow_amx_model_tile_product(Int32(rows), Int32(columns), Int32(depth), a, 80, b, 80, &c, 20)
+    #expect(Int(got) == fault)
+    #expect(c.allSatisfy { $0 == 7 })
   }
 
   @Test(arguments: [1, 15, 16, 17, 31, 32, 33, 64, 70], [(1, 1), (16, 3), (31, 63), (32, 64), (33, 65), (65, 130)])
@@ -46,7 +60,9 @@ import WinnowKernels
     for mode in [ActivationQuantization.dynamicPerToken, .calibrated(scale: 0.03, zeroPoint: 90)] {
       let w = Int8LinearWeights.quantizingPerChannel(dense, outputFeatures: n, inputFeatures: k, activationQuantization: mode)
       for (activation, b) in [(EpilogueActivation.none, bias), (.relu, nil)] {
+        _ = winnow_amx_model_take_fault()
         let model = w.multiplyOnAMXTileModel(x, m: m, bias: b, activation: activation)
+        #expect(winnow_amx_model_take_fault() == 0, "the tile configuration or operands would fault on AMX")
         let portable = Int8LinearTests.run(w, x: x, m: m, bias: b, activation: activation, path: .portable)
         let context = "AMX model \(mode) \(activation) M=\(m) N=\(n) K=\(k)"
         #expect(model == portable, "\(context): differs from the portable kernel")
@@ -56,10 +72,14 @@ import WinnowKernels
   }
 
   /// This machine has no AMX: the native path must not claim it (and on one that has it, the
-  /// kernel name says so).
+  /// kernel name says so unless AMX was turned off, globally or for this layer).
   @Test func nativePathNamesAMXOnlyWhereUsable() {
-    let w = Int8LinearWeights.quantizingPerChannel([0.5, -0.25], outputFeatures: 1, inputFeatures: 2)
-    #expect(w.kernelName(for: .native).hasSuffix("__amx") == Int8LinearWeights.amxAvailable)
+    var w = Int8LinearWeights.quantizingPerChannel([0.5, -0.25], outputFeatures: 1, inputFeatures: 2)
+    let usable = CPUFeatures.current.contains(.amxInt8)
+    #expect(Int8LinearWeights.amxAvailable == usable)
+    #expect(w.kernelName(for: .native).hasSuffix("__amx") == (usable && KernelDispatch.allowsAMX))
     #expect(!w.kernelName(for: .portable).hasSuffix("__amx"))
+    w.allowsAMX = false  // what `winnow-bench int8` uses for its "AMX off" rows
+    #expect(!w.kernelName(for: .native).hasSuffix("__amx"))
   }
 }

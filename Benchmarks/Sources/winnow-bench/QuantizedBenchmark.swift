@@ -30,7 +30,8 @@ enum QuantizedBenchmark {
     case "int8":
       return "Int8LinearWeights: per-channel symmetric int8 weights (round to nearest); activations uint8 "
         + "per token (dynamic) or with one calibrated scale (static). Error column: max |y − y_fp32| / max |y_fp32|. "
-        + (Int8LinearWeights.amxAvailable ? "AMX-INT8 present: the kernel column names the AMX kernel."
+        + (Int8LinearWeights.amxAvailable ? "AMX-INT8 present: the kernel column names the AMX kernel; the "
+          + "\"AMX off\" rows run the same weights on the VNNI kernel (the ratio AMX has to earn)."
           : "AMX: not present on this CPU (the VNNI kernel runs; the AMX kernel is checked on a software tile model only).")
     case "int4":
       return "Int4LinearWeights: group-wise symmetric int4 (round to nearest), weight-only. M < 4: GEMV on the "
@@ -49,11 +50,17 @@ enum QuantizedBenchmark {
     let (n, k) = (shape.n, shape.k)
     switch kind {
     case "int8":
-      return [
-        ("int8, dynamic per token", Int8LinearWeights.quantizingPerChannel(dense, outputFeatures: n, inputFeatures: k)),
-        ("int8, calibrated static", Int8LinearWeights.quantizingPerChannel(
-          dense, outputFeatures: n, inputFeatures: k, activationQuantization: .calibrated(scale: 2.0 / 255, zeroPoint: 128))),
-      ]
+      let dynamic = Int8LinearWeights.quantizingPerChannel(dense, outputFeatures: n, inputFeatures: k)
+      let calibrated = Int8LinearWeights.quantizingPerChannel(
+        dense, outputFeatures: n, inputFeatures: k, activationQuantization: .calibrated(scale: 2.0 / 255, zeroPoint: 128))
+      var rows: [PackedBenchmark.Candidate] = [("int8, dynamic per token", dynamic), ("int8, calibrated static", calibrated)]
+      if dynamic.kernelName.hasSuffix("__amx") {
+        var (dynamicVNNI, calibratedVNNI) = (dynamic, calibrated)
+        dynamicVNNI.allowsAMX = false
+        calibratedVNNI.allowsAMX = false
+        rows += [("int8, dynamic per token, AMX off", dynamicVNNI), ("int8, calibrated static, AMX off", calibratedVNNI)]
+      }
+      return rows
     case "int4":
       return [32, 64, 128].map { group in
         ("int4, group \(group)", Int4LinearWeights.quantizingGroupwise(dense, outputFeatures: n, inputFeatures: k, groupSize: group))

@@ -154,9 +154,14 @@ void winnow_qs8_gemm_amx_model(int m, int n, int k, const uint8_t *q, int q_stri
                                const float *w_scales, const float *bias, int relu, float *y, int panel_begin,
                                int panel_end);
 /// One TDPBUSD on the model: C[rows×columns] (int32, ldc) += A[rows×4·depth] (uint8, lda) ·
-/// B[depth × 4·columns] (int8 groups of 4, ldb); rows ≤ 16, columns ≤ 16, depth ≤ 16.
-void winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8_t *a, int lda, const int8_t *b,
-                                   int ldb, int32_t *c, int ldc);
+/// B[depth × 4·columns] (int8 groups of 4, ldb); rows ≤ 16, columns ≤ 16, depth ≤ 16. Returns
+/// 0, or the fault the hardware would raise for these shapes (1: LDTILECFG #GP, 2: unset tile
+/// #UD, 3: TDPBUSD shapes #UD), in which case `c` is untouched.
+int winnow_amx_model_tile_product(int rows, int columns, int depth, const uint8_t *a, int lda, const int8_t *b,
+                                  int ldb, int32_t *c, int ldc);
+/// The first fault the calling thread's tile model recorded since the last call (0 = none),
+/// then clears it: tests call it after winnow_qs8_gemm_amx_model.
+int winnow_amx_model_take_fault(void);
 
 // MARK: - Binary (XNOR-popcount) weights (xnor_gemm.c)
 

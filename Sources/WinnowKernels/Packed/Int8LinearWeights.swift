@@ -39,6 +39,9 @@ public struct Int8LinearWeights: PackedLinearWeights {
   let vnniPanels: [Int8]
   /// The AMX layout of `codes` (empty unless AMX-INT8 is usable here, ``usesAMX``).
   let amxPanels: [Int8]
+  /// False keeps this layer on the VNNI kernel even where AMX is usable (benchmarks time both;
+  /// ``KernelDispatch/allowsAMX`` turns AMX off for every layer).
+  public var allowsAMX = true
 
   /// Adopts codes and scales from an untrusted source, checking sizes and values first.
   ///
@@ -83,7 +86,7 @@ public struct Int8LinearWeights: PackedLinearWeights {
     } else {
       self.vnniPanels = []
     }
-    self.amxPanels = Self.amxAvailable ? Self.packAMX(codes, n, k) : []
+    self.amxPanels = Self.amxAvailable && KernelDispatch.allowsAMX ? Self.packAMX(codes, n, k) : []
   }
 
   /// True when this CPU and operating system run AMX-INT8 tiles (`winnow_amx_usable`).
@@ -135,7 +138,9 @@ public struct Int8LinearWeights: PackedLinearWeights {
     return CPUFeatures.current.contains(.neonDotProduct) ? "qs8_gemm_4x16__neondot" : "qs8_gemm_4x16__neon"
   }
   func usesVNNI(_ path: KernelPath) -> Bool { path == .native && !vnniPanels.isEmpty }
-  func usesAMX(_ path: KernelPath) -> Bool { path == .native && !amxPanels.isEmpty }
+  func usesAMX(_ path: KernelPath) -> Bool {
+    path == .native && !amxPanels.isEmpty && allowsAMX && KernelDispatch.allowsAMX
+  }
 
   public func multiply(
     _ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, activation: EpilogueActivation,

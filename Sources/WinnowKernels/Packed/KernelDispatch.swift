@@ -30,6 +30,9 @@ public struct CPUFeatures: OptionSet, Sendable, Hashable {
   /// arm64 SDOT/UDOT (FEAT_DotProd, optional from ARMv8.2); the int8 GEMM uses it when present.
   public static let neonDotProduct = CPUFeatures(rawValue: UInt32(WINNOW_CPU_NEON_DOTPROD))
   public static let avx512bf16 = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AVX512BF16))
+  /// Intel AMX tiles with TDPBUSD (AMX-TILE + AMX-INT8), the XCR0 tile states, and on Linux
+  /// the process's permission to use them (requested once during detection).
+  public static let amxInt8 = CPUFeatures(rawValue: UInt32(WINNOW_CPU_AMX_INT8))
 
   /// This processor's features, as the operating system allows them.
   public static let current = CPUFeatures(rawValue: winnow_cpu_features())
@@ -47,6 +50,21 @@ public enum KernelDispatch {
   public static var forcePortable: Bool {
     get { portableOnly }
     set { portableOnly = newValue }
+  }
+
+  nonisolated(unsafe) private static var amxAllowed: Bool = {
+    guard let value = getenv("WINNOW_NO_AMX") else { return true }
+    return String(cString: value) != "1"
+  }()
+
+  /// False turns the AMX kernels off (also the environment variable `WINNOW_NO_AMX=1`); the
+  /// AVX-512 kernels run instead. It can only turn AMX off: AMX runs only where ``CPUFeatures``
+  /// has ``CPUFeatures/amxInt8``. A kill switch, because the AMX kernels have been checked only
+  /// on a software model of the tile unit, never on AMX hardware. Set it before building
+  /// weights and running kernels, not during.
+  public static var allowsAMX: Bool {
+    get { amxAllowed }
+    set { amxAllowed = newValue }
   }
 
   /// True on arm64, where the native kernels are the NEON ones (`neon_int8.c`, `neon_sparse.c`,
