@@ -71,6 +71,27 @@ import WinnowKernels
     }
   }
 
+  /// Extremes: weight rows of all −128 and all 127, a token of zeros and a token that saturates
+  /// at 255, K = 0, 1 and 4096 (64 K steps; sums near ±2^27), both activation modes.
+  @Test(arguments: [3, 33], [(33, 0), (17, 1), (40, 4096)])
+  func kernelOnTheModelMatchesPortableOnExtremes(m: Int, shape: (Int, Int)) throws {
+    let (n, k) = shape
+    var codes = (0..<n * k).map { Int8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+    for p in 0..<k { codes[p] = .min; codes[k + p] = .max }
+    var x = PackedLinearTests.values(m * k, seed: UInt64(m + k)).map { $0 * 2 }
+    for p in 0..<k { x[p] = 0; x[2 * k + p] = 1000 }
+    let scales = (0..<n).map { Float($0 % 3 + 1) * 0.01 }
+    for mode in [ActivationQuantization.dynamicPerToken, .calibrated(scale: 0.05, zeroPoint: 7)] {
+      let w = try Int8LinearWeights(codes: codes, scales: scales, outputFeatures: n, inputFeatures: k,
+                                    activationQuantization: mode)
+      _ = winnow_amx_model_take_fault()
+      let model = w.multiplyOnAMXTileModel(x, m: m, bias: nil, activation: .relu)
+      #expect(winnow_amx_model_take_fault() == 0, "the tile configuration or operands would fault on AMX")
+      let portable = Int8LinearTests.run(w, x: x, m: m, bias: nil, activation: .relu, path: .portable)
+      #expect(model.map(\.bitPattern) == portable.map(\.bitPattern), "\(mode) M=\(m) N=\(n) K=\(k)")
+    }
+  }
+
   /// This machine has no AMX: the native path must not claim it (and on one that has it, the
   /// kernel name says so unless AMX was turned off, globally or for this layer).
   @Test func nativePathNamesAMXOnlyWhereUsable() {
