@@ -11,9 +11,9 @@
 # to cosine 1.0000000, Tests/WinnowNNTests/BERTTests.swift), and the kernels each variant's
 # 24 weight matrices run on (sparse variants: per matrix the fastest measured of the formats
 # that fit, Benchmarks/Sources/winnow-bench/MiniLMVariants.swift).
-# Winnow variants by default: fp32, int8, and the one-shot compressed models of
-# `winnow embed-study` (Wanda 20/30/50 %, Wanda 2:4, 9 of 12 heads, int4-g32, Wanda 30/50 % + int8,
-# 9 heads + int8); the int8 + bf16-attention variant only with VARIANTS.
+# Winnow variants by default: fp32, int8 (fp32 and bf16 attention), and the one-shot compressed
+# models of `winnow embed-study` (Wanda 20/30/50 %, Wanda 2:4, 9 of 12 heads, int4-g32,
+# Wanda 30/50 % + int8, 9 heads + int8).
 #
 # Usage: Benchmarks/compare_minilm.sh [threads...]      (default: 1 2)
 # Environment: PYTHON (default /work/venv/bin/python, else python3) with the packages pinned in

@@ -34,7 +34,7 @@ struct MiniLMVariant: Sendable {
     MiniLMVariant(name: "winnow int8 weights + dynamic int8 activations (VNNI)", key: "winnow_int8", weights: .int8),
     MiniLMVariant(
       name: "winnow int8 (VNNI) + bf16 attention (AVX512-BF16)", key: "winnow_int8_bf16attn", weights: .int8,
-      attention: .bfloat16, inDefaultRun: false),
+      attention: .bfloat16),
     MiniLMVariant(name: "Wanda 20 % (fastest of dense/CSR/BSR)", key: "winnow_wanda20", compression: .wanda(sparsity: 0.2), weights: .sparse),
     MiniLMVariant(name: "Wanda 30 % (fastest of dense/CSR/BSR)", key: "winnow_wanda30", compression: .wanda(sparsity: 0.3), weights: .sparse),
     MiniLMVariant(name: "Wanda 50 % (fastest of dense/CSR/BSR)", key: "winnow_wanda50", compression: .wanda(sparsity: 0.5), weights: .sparse),
